@@ -1,0 +1,1 @@
+"""processing for MiMo-Audio."""

@@ -1,0 +1,40 @@
+"""Packaging for the Hugging Face-native MiMo-Audio implementation.
+
+Install torch first (``pip install torch==2.13.0`` takes the CPU build on the project's CI
+machines); a bare ``torch`` requirement would otherwise resolve to a multi-GB CUDA build.
+"""
+
+from setuptools import find_packages, setup
+
+TRAIN = ["datasets>=4.0", "peft>=0.17", "trl>=1.0", "accelerate>=1.10", "pyyaml>=6.0"]
+EVAL = ["evaluate>=0.4", "datasets>=4.0", "jiwer>=3.0", "matplotlib>=3.8"]
+
+setup(
+    name="mimo-audio-hf",
+    version="0.1.0",
+    description="MiMo-Audio (Xiaomi) for Hugging Face transformers: codec, language model, "
+    "processor, training recipes and evaluation.",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["modeling_mimo_audio*", "processing*", "training_recipes*", "evaluation*"]),
+    package_data={"processing": ["*.jinja"], "training_recipes": ["configs/*.yaml", "configs/*/*.yaml"]},
+    install_requires=[
+        "torch>=2.4",
+        # transformers 5.x moves private internals between minor releases; this range is tested.
+        "transformers>=5.23,<5.24",
+        "numpy>=1.24",
+        "safetensors>=0.4",
+        "soundfile>=0.12",
+        "huggingface-hub>=1.0",
+        "tqdm>=4.60",
+    ],
+    extras_require={
+        "train": TRAIN,
+        "eval": EVAL,
+        "audio": ["torchaudio"],
+        "quant": ["bitsandbytes>=0.45"],
+        "dev": sorted(set(TRAIN + EVAL + ["pytest>=8.0"])),
+    },
+    entry_points={"console_scripts": ["mimo-audio=modeling_mimo_audio.cli:main"]},
+)
