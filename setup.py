@@ -7,7 +7,7 @@ machines); a bare ``torch`` requirement would otherwise resolve to a multi-GB CU
 from setuptools import find_packages, setup
 
 TRAIN = ["datasets>=4.0", "peft>=0.17", "trl>=1.0", "accelerate>=1.10", "pyyaml>=6.0"]
-EVAL = ["evaluate>=0.4", "datasets>=4.0", "jiwer>=3.0", "matplotlib>=3.8"]
+EVAL = ["evaluate>=0.4", "datasets>=4.0", "jiwer>=3.0", "matplotlib>=3.8", "pesq>=0.0.4", "pystoi>=0.4"]
 
 setup(
     name="mimo-audio-hf",
@@ -28,6 +28,7 @@ setup(
         "soundfile>=0.12",
         "huggingface-hub>=1.0",
         "tqdm>=4.60",
+        "jinja2>=3.1",  # the chat template; transformers 5.23 does not require it
     ],
     extras_require={
         "train": TRAIN,

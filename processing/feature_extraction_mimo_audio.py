@@ -1,0 +1,330 @@
+"""Log-mel feature extractor of the MiMo-Audio tokenizer.
+
+The features are exactly upstream's: ``log(clamp(mel, 1e-7))`` of a magnitude (power 1) mel spectrogram, i.e.
+torchaudio's ``MelSpectrogram(power=1.0, center=True, pad_mode="reflect", mel_scale="htk", norm=None)`` with a
+periodic Hann window. torchaudio is optional here: the STFT and the HTK filterbank are computed directly in torch,
+following torchaudio's float32 arithmetic step by step, so both give the same numbers.
+"""
+
+import json
+import logging
+import math
+import os
+from functools import lru_cache
+
+import numpy as np
+import torch
+from transformers import BatchFeature, SequenceFeatureExtractor
+
+logger = logging.getLogger(__name__)
+
+LOG_FLOOR = 1e-7
+
+
+def hz_to_mel_htk(frequency: float) -> float:
+    return 2595.0 * math.log10(1.0 + frequency / 700.0)
+
+
+def mel_to_hz_htk(mels: torch.Tensor) -> torch.Tensor:
+    return 700.0 * (10.0 ** (mels / 2595.0) - 1.0)
+
+
+@lru_cache(maxsize=8)
+def htk_mel_filterbank(sampling_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> torch.Tensor:
+    """Triangular HTK mel filterbank without normalisation, `[n_fft // 2 + 1, n_mels]` float32.
+
+    Computed in float32 in the same order as torchaudio's `melscale_fbanks`, so the two agree bit for bit.
+    """
+    n_freqs = n_fft // 2 + 1
+    all_freqs = torch.linspace(0, sampling_rate // 2, n_freqs)
+    mel_points = torch.linspace(hz_to_mel_htk(fmin), hz_to_mel_htk(fmax), n_mels + 2)
+    hz_points = mel_to_hz_htk(mel_points)
+    band_widths = hz_points[1:] - hz_points[:-1]
+    slopes = hz_points.unsqueeze(0) - all_freqs.unsqueeze(1)
+    rising = (-1.0 * slopes[:, :-2]) / band_widths[:-1]
+    falling = slopes[:, 2:] / band_widths[1:]
+    return torch.clamp(torch.min(rising, falling), min=0.0)
+
+
+@lru_cache(maxsize=8)
+def sinc_resample_kernel(orig_freq: int, new_freq: int, lowpass_filter_width: int = 6, rolloff: float = 0.99):
+    """Hann-windowed sinc kernel `[new, 1, 2 * width + orig]` of the polyphase resampler (rates already reduced
+    by their gcd); the same filter as `torchaudio.functional.resample`'s default `sinc_interp_hann`."""
+    base_freq = min(orig_freq, new_freq) * rolloff
+    width = math.ceil(lowpass_filter_width * orig_freq / base_freq)
+    offsets = torch.arange(-width, width + orig_freq, dtype=torch.float32)[None, None] / orig_freq
+    times = torch.arange(0, -new_freq, -1, dtype=torch.float32)[:, None, None] / new_freq + offsets
+    times = (times * base_freq).clamp(-lowpass_filter_width, lowpass_filter_width)
+    window = torch.cos(times * math.pi / lowpass_filter_width / 2) ** 2
+    times = times * math.pi
+    kernel = torch.where(times == 0, torch.tensor(1.0), times.sin() / times)
+    return kernel * window * (base_freq / orig_freq), width
+
+
+def resample_waveform(waveform: torch.Tensor, orig_freq: int, new_freq: int) -> torch.Tensor:
+    """Band-limited resampling of a 1-D float waveform.
+
+    Uses `torchaudio.functional.resample` when torchaudio is installed; otherwise the same Hann-windowed sinc
+    filter (width 6, roll-off 0.99) applied as a strided convolution in plain torch.
+    """
+    if orig_freq == new_freq:
+        return waveform
+    try:
+        import torchaudio.functional
+
+        return torchaudio.functional.resample(waveform, orig_freq, new_freq)
+    except ImportError:
+        pass
+    gcd = math.gcd(int(orig_freq), int(new_freq))
+    orig, new = int(orig_freq) // gcd, int(new_freq) // gcd
+    kernel, width = sinc_resample_kernel(orig, new)
+    kernel = kernel.to(device=waveform.device, dtype=waveform.dtype)
+    length = waveform.shape[-1]
+    padded = torch.nn.functional.pad(waveform.reshape(1, 1, length), (width, width + orig))
+    resampled = torch.nn.functional.conv1d(padded, kernel, stride=orig).transpose(1, 2).reshape(-1)
+    return resampled[: math.ceil(new * length / orig)]
+
+
+class MiMoAudioFeatureExtractor(SequenceFeatureExtractor):
+    r"""
+    Turns mono waveforms into the log-mel features that [`MiMoAudioTokenizerModel.encode`] expects.
+
+    Each clip gives `1 + samples // hop_length` frames (centered STFT with reflect padding) of
+    `log(clamp(mel, 1e-7))`, where mel is the magnitude spectrogram through an HTK mel filterbank without band
+    normalisation. Clips of different lengths are padded with `padding_value` at the end, and `attention_mask`
+    marks the real frames.
+
+    Args:
+        sampling_rate (`int`, defaults to 24000): rate the features are computed at; other rates are resampled.
+        nfft (`int`, defaults to 960): FFT size.
+        hop_length (`int`, defaults to 240): hop in samples (100 frames per second at 24 kHz).
+        window_size (`int`, defaults to 960): periodic Hann window length.
+        n_mels (`int`, defaults to 128): number of mel bands (`feature_size`).
+        fmin (`float`, defaults to 0): lowest mel frequency in Hz.
+        fmax (`float`, *optional*): highest mel frequency in Hz; `None` means `sampling_rate / 2`.
+        padding_value (`float`, defaults to 0.0): value of padded feature frames.
+
+    The defaults are the released MiMo-Audio-Tokenizer's; [`~MiMoAudioFeatureExtractor.from_tokenizer_config`]
+    reads them from a tokenizer config instead.
+    """
+
+    model_input_names = ["input_features", "attention_mask"]
+
+    def __init__(
+        self,
+        sampling_rate: int = 24000,
+        nfft: int = 960,
+        hop_length: int = 240,
+        window_size: int = 960,
+        n_mels: int = 128,
+        fmin: float = 0,
+        fmax: float | None = None,
+        padding_value: float = 0.0,
+        **kwargs,
+    ):
+        kwargs.pop("feature_size", None)
+        super().__init__(feature_size=n_mels, sampling_rate=sampling_rate, padding_value=padding_value, **kwargs)
+        if window_size > nfft:
+            raise ValueError(f"`window_size` ({window_size}) must not exceed `nfft` ({nfft})")
+        self.nfft = nfft
+        self.hop_length = hop_length
+        self.window_size = window_size
+        self.n_mels = n_mels
+        self.fmin = fmin
+        self.fmax = fmax
+
+    @classmethod
+    def from_tokenizer_config(cls, config, **kwargs) -> "MiMoAudioFeatureExtractor":
+        """Builds the feature extractor a [`MiMoAudioTokenizerConfig`] (or upstream's config) was trained with."""
+        params = {
+            name: getattr(config, name)
+            for name in ("sampling_rate", "nfft", "hop_length", "window_size", "n_mels", "fmin", "fmax")
+        }
+        params.update(kwargs)
+        return cls(**params)
+
+    @classmethod
+    def get_feature_extractor_dict(cls, pretrained_model_name_or_path, **kwargs):
+        """As the base class, plus: a local upstream tokenizer folder (a `config.json` with
+        `model_type="mimo_audio_tokenizer"` and no `preprocessor_config.json`) gives the extractor its config was
+        trained with, so `MiMoAudioFeatureExtractor.from_pretrained(tokenizer_folder)` works on upstream folders."""
+        folder = str(pretrained_model_name_or_path)
+        config_path = os.path.join(folder, "config.json")
+        if (
+            os.path.isdir(folder)
+            and not os.path.isfile(os.path.join(folder, "preprocessor_config.json"))
+            and os.path.isfile(config_path)
+        ):
+            with open(config_path, encoding="utf-8") as handle:
+                config = json.load(handle)
+            if config.get("model_type") == "mimo_audio_tokenizer":
+                names = ("sampling_rate", "nfft", "hop_length", "window_size", "n_mels", "fmin", "fmax")
+                params = {name: config[name] for name in names if name in config}
+                params["feature_extractor_type"] = cls.__name__
+                for name in ("cache_dir", "force_download", "local_files_only", "token", "revision", "subfolder"):
+                    kwargs.pop(name, None)
+                return params, kwargs
+        return super().get_feature_extractor_dict(pretrained_model_name_or_path, **kwargs)
+
+    def num_frames(self, num_samples: int) -> int:
+        """Feature frames of a clip of `num_samples` samples (centered STFT)."""
+        return 1 + num_samples // self.hop_length
+
+    def log_mel(self, waveform: torch.Tensor) -> torch.Tensor:
+        """Log-mel features `[n_mels, frames]` of one 1-D float waveform already at `sampling_rate`."""
+        window = torch.hann_window(self.window_size, device=waveform.device, dtype=waveform.dtype)
+        spectrum = torch.stft(
+            waveform,
+            n_fft=self.nfft,
+            hop_length=self.hop_length,
+            win_length=self.window_size,
+            window=window,
+            center=True,
+            pad_mode="reflect",
+            normalized=False,
+            onesided=True,
+            return_complex=True,
+        ).abs()
+        fmax = float(self.sampling_rate // 2) if self.fmax is None else float(self.fmax)
+        filterbank = htk_mel_filterbank(self.sampling_rate, self.nfft, self.n_mels, float(self.fmin), fmax)
+        filterbank = filterbank.to(device=waveform.device, dtype=waveform.dtype)
+        mel = torch.matmul(spectrum.transpose(-1, -2), filterbank).transpose(-1, -2)
+        return torch.log(torch.clamp(mel, min=LOG_FLOOR))
+
+    def _to_mono_tensor(self, audio, index: int) -> torch.Tensor:
+        name = "raw_audio" if index < 0 else f"raw_audio[{index}]"
+        if isinstance(audio, torch.Tensor):
+            tensor = audio.detach()
+        else:
+            try:
+                array = np.asarray(audio)
+            except Exception as error:  # ragged nested lists and other non-arrays
+                raise TypeError(f"`{name}` must be an array or tensor of float samples, got {type(audio)}") from error
+            if array.dtype == object or not np.issubdtype(array.dtype, np.number):
+                raise TypeError(f"`{name}` must hold numeric samples, got dtype {array.dtype}")
+            tensor = torch.from_numpy(np.ascontiguousarray(array))
+        if tensor.is_complex():
+            raise TypeError(f"`{name}` must hold real samples, got dtype {tensor.dtype}")
+        if not tensor.is_floating_point():
+            raise TypeError(
+                f"`{name}` must hold float samples in [-1, 1], got dtype {tensor.dtype}; convert integer PCM "
+                "first (e.g. `soundfile.read(path, dtype='float32')`)"
+            )
+        if tensor.ndim == 2:
+            # Channels are averaged to mono as upstream does. The channel axis is the short one, so both
+            # channels-first tensors and the [samples, channels] arrays soundfile returns work.
+            channel_axis = 0 if tensor.shape[0] <= tensor.shape[1] else 1
+            if tensor.shape[channel_axis] > 16:
+                raise ValueError(
+                    f"`{name}` has shape {tuple(tensor.shape)}; 2-D audio must be [channels, samples] (or "
+                    "[samples, channels]) with at most 16 channels. Pass a batch as a list of 1-D clips."
+                )
+            tensor = tensor.float().mean(dim=channel_axis)
+        elif tensor.ndim != 1:
+            raise ValueError(
+                f"`{name}` must be 1-D [samples] or 2-D [channels, samples], got {tensor.ndim}-D shape "
+                f"{tuple(tensor.shape)}"
+            )
+        if tensor.numel() == 0:
+            raise ValueError(f"`{name}` is empty: audio needs at least one sample")
+        tensor = tensor.float()
+        if not torch.isfinite(tensor).all():
+            raise ValueError(f"`{name}` contains NaN or infinite samples")
+        return tensor
+
+    def _split_batch(self, raw_audio) -> list:
+        if isinstance(raw_audio, (list, tuple)):
+            if len(raw_audio) == 0:
+                raise ValueError("`raw_audio` is an empty list: pass at least one clip")
+            if all(isinstance(item, (int, float, np.number)) for item in raw_audio):
+                return [raw_audio]  # one clip given as a plain list of samples
+            return list(raw_audio)
+        if isinstance(raw_audio, (np.ndarray, torch.Tensor)):
+            return [raw_audio]
+        raise TypeError(
+            "`raw_audio` must be a 1-D array/tensor of samples or a list of them, got " f"{type(raw_audio).__name__}"
+        )
+
+    def __call__(
+        self,
+        raw_audio,
+        sampling_rate: int | None = None,
+        return_tensors: str | None = "pt",
+        device: str | torch.device | None = None,
+        return_attention_mask: bool = True,
+        **kwargs,
+    ) -> BatchFeature:
+        """
+        Computes log-mel features of one clip or a batch of clips.
+
+        Args:
+            raw_audio (`np.ndarray`, `torch.Tensor`, list of floats, or a list of those): float samples. A 2-D
+                clip (`[channels, samples]`) is averaged to mono.
+            sampling_rate (`int`): rate of `raw_audio` in Hz. Required; other rates than `self.sampling_rate`
+                are resampled (torchaudio when installed, else an equivalent torch sinc resampler) with a log
+                message.
+            return_tensors (`str`, defaults to `"pt"`): `"pt"` or `"np"`.
+            device: torch device the STFT runs on (and where `"pt"` outputs stay).
+
+        Returns:
+            [`BatchFeature`] with `input_features` float32 `[batch, n_mels, frames]` (padded frames hold
+            `padding_value`) and `attention_mask` long `[batch, frames]` (1 = real frame).
+        """
+        if kwargs:
+            logger.debug("MiMoAudioFeatureExtractor ignores arguments %s", sorted(kwargs))
+        if sampling_rate is None:
+            raise ValueError(
+                f"`sampling_rate` is required: pass the rate of `raw_audio` in Hz (this extractor works at "
+                f"{self.sampling_rate} Hz and resamples other rates)"
+            )
+        if not isinstance(sampling_rate, (int, np.integer)) or isinstance(sampling_rate, bool) or sampling_rate <= 0:
+            raise ValueError(f"`sampling_rate` must be a positive integer in Hz, got {sampling_rate!r}")
+        if return_tensors not in ("pt", "np", None):
+            raise ValueError(f"`return_tensors` must be 'pt' or 'np', got {return_tensors!r}")
+
+        clips = [self._to_mono_tensor(clip, i) for i, clip in enumerate(self._split_batch(raw_audio))]
+        if device is not None:
+            clips = [clip.to(device) for clip in clips]
+        if sampling_rate != self.sampling_rate:
+            logger.warning(
+                "Resampling %d clip(s) from %d Hz to %d Hz (%s).",
+                len(clips),
+                sampling_rate,
+                self.sampling_rate,
+                "torchaudio" if _has_torchaudio() else "torch sinc resampler",
+            )
+            clips = [resample_waveform(clip, int(sampling_rate), self.sampling_rate) for clip in clips]
+
+        minimum = self.nfft // 2 + 1
+        for i, clip in enumerate(clips):
+            if clip.numel() < minimum:
+                raise ValueError(
+                    f"clip {i} has {clip.numel()} samples at {self.sampling_rate} Hz; the centered STFT needs at "
+                    f"least {minimum} ({minimum / self.sampling_rate * 1000:.0f} ms)"
+                )
+
+        features = [self.log_mel(clip) for clip in clips]
+        lengths = [feature.shape[-1] for feature in features]
+        longest = max(lengths)
+        batch = features[0].new_full((len(features), self.n_mels, longest), float(self.padding_value))
+        mask = torch.zeros(len(features), longest, dtype=torch.long, device=batch.device)
+        for i, feature in enumerate(features):
+            batch[i, :, : lengths[i]] = feature
+            mask[i, : lengths[i]] = 1
+
+        data = {"input_features": batch, "attention_mask": mask}
+        if return_tensors == "np" or return_tensors is None:
+            data = {key: value.cpu().numpy() for key, value in data.items()}
+            return BatchFeature(data, tensor_type=return_tensors)
+        return BatchFeature(data)
+
+
+def _has_torchaudio() -> bool:
+    try:
+        import torchaudio  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+__all__ = ["MiMoAudioFeatureExtractor"]

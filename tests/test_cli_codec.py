@@ -1,0 +1,94 @@
+import argparse
+import os
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from modeling_mimo_audio import cli_codec
+
+
+def run(argv):
+    parser = argparse.ArgumentParser(prog="mimo-audio")
+    cli_codec.add_subparsers(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.handler(args)
+
+
+@pytest.fixture(scope="module")
+def expected(upstream_tokenizer_dir):
+    return np.load(os.path.join(upstream_tokenizer_dir, "expected.npz"))
+
+
+def test_encode_then_decode_one_file(tmp_path, upstream_tokenizer_dir, expected):
+    wav_path = tmp_path / "clip.wav"
+    sf.write(wav_path, expected["wav_1"], 24000, subtype="FLOAT")
+    codes_path = tmp_path / "clip.npy"
+    assert run(["codec", "encode", str(wav_path), str(codes_path), "--audio-tokenizer", upstream_tokenizer_dir]) == 0
+    codes = np.load(codes_path)
+    assert codes.dtype == np.int64
+    np.testing.assert_array_equal(codes, expected["codes_1"][:8])
+
+    out_path = tmp_path / "decoded.wav"
+    assert run(["codec", "decode", str(codes_path), str(out_path), "--audio-tokenizer", upstream_tokenizer_dir]) == 0
+    audio, rate = sf.read(out_path, dtype="float32")
+    assert rate == 24000
+    np.testing.assert_allclose(audio, expected["decoded_1"][0, 0], atol=1e-4)  # 16-bit PCM step is 3e-5
+
+
+def test_folders_and_stereo_input(tmp_path, upstream_tokenizer_dir, expected):
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    sf.write(clips / "a.flac", np.stack([expected["wav_1"]] * 2, axis=1), 24000, subtype="PCM_24")
+    sf.write(clips / "b.wav", expected["wav_0"], 24000, subtype="FLOAT")
+    (clips / "notes.txt").write_text("ignored")
+    codes_dir = tmp_path / "codes"
+    status = run(["codec", "encode", str(clips), str(codes_dir), "--audio-tokenizer", upstream_tokenizer_dir,
+                  "--num-quantizers", "4", "--no-progress"])
+    assert status == 0
+    assert sorted(os.listdir(codes_dir)) == ["a.npy", "b.npy"]
+    np.testing.assert_array_equal(np.load(codes_dir / "b.npy"), expected["codes_0"][:4])
+    assert np.load(codes_dir / "a.npy").shape == (4, 18)
+
+    wavs = tmp_path / "wavs"
+    assert run(["codec", "decode", str(codes_dir), str(wavs), "--audio-tokenizer", upstream_tokenizer_dir]) == 0
+    assert sorted(os.listdir(wavs)) == ["a.wav", "b.wav"]
+    assert sf.info(wavs / "b.wav").frames == 63 * 960
+
+
+@pytest.mark.parametrize(
+    "make_argv, message",
+    [
+        (lambda d, t: ["codec", "encode", str(d / "missing.wav"), str(d / "o.npy"), "--audio-tokenizer", t],
+         "does not exist"),
+        (lambda d, t: ["codec", "encode", str(d / "clip.wav"), str(d / "o.npy"), "--audio-tokenizer", str(d / "no")],
+         "not a folder"),
+        (lambda d, t: ["codec", "encode", str(d / "clip.wav"), str(d / "o.npy"), "--audio-tokenizer", str(d)],
+         "no config.json"),
+        (lambda d, t: ["codec", "encode", str(d / "clip.wav"), str(d / "o.npy"), "--audio-tokenizer", t,
+                       "--num-quantizers", "30"], "num-quantizers"),
+        (lambda d, t: ["codec", "encode", str(d / "broken.wav"), str(d / "o.npy"), "--audio-tokenizer", t],
+         "cannot read audio"),
+        (lambda d, t: ["codec", "decode", str(d / "float.npy"), str(d / "o.wav"), "--audio-tokenizer", t],
+         "integer codes"),
+        (lambda d, t: ["codec", "decode", str(d / "big.npy"), str(d / "o.wav"), "--audio-tokenizer", t],
+         "outside the codebooks"),
+        (lambda d, t: ["codec", "decode", str(d / "empty"), str(d / "out"), "--audio-tokenizer", t], "no .npy files"),
+    ],
+)
+def test_errors_are_one_line_messages(tmp_path, upstream_tokenizer_dir, expected, capsys, make_argv, message):
+    sf.write(tmp_path / "clip.wav", expected["wav_1"], 24000)
+    (tmp_path / "broken.wav").write_bytes(b"not audio")
+    np.save(tmp_path / "float.npy", np.zeros((8, 4), dtype=np.float32))
+    np.save(tmp_path / "big.npy", np.full((8, 4), 5000, dtype=np.int64))
+    (tmp_path / "empty").mkdir()
+    assert run(make_argv(tmp_path, upstream_tokenizer_dir)) == 2
+    err = capsys.readouterr().err
+    last_line = err.strip().splitlines()[-1]  # earlier lines may be the weight-loading progress bar
+    assert last_line.startswith("error:") and message in last_line
+    assert "Traceback" not in err
+
+
+def test_audio_tokenizer_is_required():
+    with pytest.raises(SystemExit):
+        run(["codec", "encode", "a.wav", "a.npy"])
