@@ -1,0 +1,221 @@
+"""``mimo-audio eval TASK ...`` and ``mimo-audio eval compare RUN_A RUN_B``.
+
+Every task command loads the model (``--model`` / ``--audio-tokenizer``; without ``--model`` the
+tiny random demo model, for trying the plumbing offline), loads the data (``--dataset``: a manifest
+folder / ``.jsonl`` or a ``datasets`` folder / Hub id), generates with a progress bar (cached in
+``--output-dir``, so re-running resumes), scores, and writes ``results.json``, ``results.md``,
+``items.jsonl`` and ``plots/`` into ``--output-dir``.
+"""
+
+import json
+import logging
+import os
+import sys
+
+TASKS = {
+    "asr": "ASR word / character error rate (LibriSpeech, AISHELL-1)",
+    "tts": "TTS: WER of an ASR transcript and speaker similarity (Seed-TTS-Eval)",
+    "codec": "audio tokenizer reconstruction: mel distance, PESQ, STOI, speaker similarity",
+    "mmau": "MMAU multiple-choice audio QA",
+    "mmar": "MMAR multiple-choice audio QA",
+    "mmsu": "MMSU multiple-choice spoken-language QA",
+    "speechmmlu": "SpeechMMLU T2T / S2T / T2S / S2S and the modality gap (base model)",
+    "icl-s2s": "few-shot in-context speech-to-speech: voice / style / speed conversion, denoising (base model)",
+    "bigbench-audio": "Big Bench Audio, judge-scored (S2T / S2S)",
+    "multichallenge": "MultiChallenge Audio, judge-scored (S2T / S2S)",
+}
+
+
+def _common_arguments(parser):
+    group = parser.add_argument_group("model")
+    group.add_argument("--model", help="MiMo-Audio checkpoint (folder or Hub id); omitted: the tiny random demo model")
+    group.add_argument("--audio-tokenizer", help="MiMo-Audio-Tokenizer checkpoint (required with upstream checkpoints)")
+    group.add_argument("--text-tokenizer", help="text tokenizer folder (defaults to --model)")
+    group.add_argument("--device", default=None, help="torch device, e.g. cuda:0 (default: cpu)")
+    group.add_argument("--dtype", default=None, help="model dtype, e.g. bfloat16")
+    group.add_argument("--max-new-tokens", type=int, default=None, help="cap on generated positions per item")
+    group.add_argument(
+        "--generate-kwargs", type=json.loads, default=None, metavar="JSON",
+        help='extra generate arguments as a JSON object, e.g. \'{"do_sample": false}\'',
+    )
+    group = parser.add_argument_group("data and output")
+    group.add_argument("--dataset", required=True, help="manifest folder / .jsonl, datasets folder, or Hub id")
+    group.add_argument("--split", default=None, help="dataset split (datasets sources)")
+    group.add_argument("--config", dest="dataset_config", default=None, help="dataset configuration name")
+    group.add_argument("--column-map", default=None, metavar="SRC=DST,...", help="rename dataset columns, e.g. sentence=text")
+    group.add_argument("--limit", type=int, default=None, help="evaluate only the first N items")
+    group.add_argument("--output-dir", required=True, help="run folder: cached generations and reports")
+    group.add_argument("--batch-size", type=int, default=8, help="requests per generate call (default 8)")
+    group.add_argument("--overwrite", action="store_true", help="discard cached generations made with other settings")
+
+
+def _scorer_arguments(parser, asr=False, speaker=False, style=False):
+    group = parser.add_argument_group("scoring models")
+    if asr:
+        group.add_argument("--asr-model", help="transformers ASR model for speech outputs (e.g. openai/whisper-large-v3)")
+    if speaker:
+        group.add_argument("--speaker-model", help="speaker-embedding model (e.g. microsoft/wavlm-base-plus-sv)")
+    if style:
+        group.add_argument("--style-model", help="emotion/style embedding model (style conversion)")
+    if asr or speaker or style:
+        group.add_argument("--scorer-device", default=None, help="device of the scoring models")
+
+
+def add_subparsers(subparsers):
+    """Register ``eval`` (with one sub-command per task, and ``compare``) on the top-level sub-parsers."""
+    eval_parser = subparsers.add_parser("eval", help="evaluate a checkpoint on a benchmark, or compare two runs")
+    tasks = eval_parser.add_subparsers(dest="eval_task", required=True, metavar="TASK")
+
+    for name, help_text in TASKS.items():
+        parser = tasks.add_parser(name, help=help_text, description=help_text)
+        _common_arguments(parser)
+        parser.add_argument("--language", choices=("en", "zh"), default=None, help="language (default: per item / detected)")
+        if name == "tts":
+            _scorer_arguments(parser, asr=True, speaker=True)
+        elif name == "codec":
+            _scorer_arguments(parser, speaker=True)
+            parser.add_argument("--num-quantizers", type=int, default=8, help="RVQ layers kept (paper: 8)")
+            parser.add_argument("--no-pesq", action="store_true", help="skip PESQ")
+            parser.add_argument("--no-stoi", action="store_true", help="skip STOI")
+        elif name in ("mmau", "mmar", "mmsu"):
+            parser.add_argument("--thinking", action="store_true", help="thinking mode (score the text after </think>)")
+            if name == "mmau":
+                parser.add_argument("--num-shots", type=int, default=0, help="few-shot examples (base model: 5)")
+                parser.add_argument("--seed", type=int, default=42, help="seed of the few-shot example draw")
+        elif name == "speechmmlu":
+            _scorer_arguments(parser, asr=True)
+            parser.add_argument("--modes", default="t2t,s2t,t2s,s2s", help="comma-separated subset of t2t,s2t,t2s,s2s")
+            parser.add_argument("--num-shots", type=int, default=5)
+        elif name == "icl-s2s":
+            _scorer_arguments(parser, asr=True, speaker=True, style=True)
+            parser.add_argument("--conversion", choices=("voice", "style", "speed", "denoise"), default="voice")
+        elif name in ("bigbench-audio", "multichallenge"):
+            _scorer_arguments(parser, asr=True)
+            parser.add_argument("--mode", choices=("s2t", "s2s"), default="s2t")
+            parser.add_argument("--judge", required=True, help="'contains' (offline proxy) or module:function (your judge)")
+            parser.add_argument("--threshold", type=float, default=None, help="judge score counted as correct")
+            parser.add_argument("--thinking", action="store_true")
+        parser.set_defaults(handler=run_task_command, eval_task=name)
+
+    compare = tasks.add_parser("compare", help="side-by-side metrics of two runs with deltas")
+    compare.add_argument("run_a", help="first run folder (or its results.json)")
+    compare.add_argument("run_b", help="second run folder (or its results.json)")
+    compare.add_argument("--output", default=None, help="also write the table to this Markdown file")
+    compare.set_defaults(handler=run_compare_command)
+
+
+def _column_map(text):
+    if not text:
+        return None
+    mapping = {}
+    for pair in text.split(","):
+        if "=" not in pair:
+            raise ValueError(f"--column-map: expected SRC=DST pairs separated by commas, got {pair!r}")
+        source, target = pair.split("=", 1)
+        mapping[source.strip()] = target.strip()
+    return mapping
+
+
+def _run_config(args):
+    """What the cached generations depend on (batch size and --limit do not change an item's generation)."""
+    skip = {"handler", "command", "eval_task", "batch_size", "limit", "overwrite", "output_dir", "scorer_device", "device",
+            "asr_model", "speaker_model", "style_model", "judge", "threshold", "no_pesq", "no_stoi"}
+    config = {k: v for k, v in sorted(vars(args).items()) if k not in skip}
+    config["task"] = args.eval_task
+    return config
+
+
+def _load_scorers(args):
+    from .scorers import load_embedder, load_transcriber
+
+    device = getattr(args, "scorer_device", None)
+    transcriber = load_transcriber(args.asr_model, device=device, batch_size=args.batch_size) if getattr(args, "asr_model", None) else None
+    speaker = load_embedder(args.speaker_model, device=device) if getattr(args, "speaker_model", None) else None
+    style = load_embedder(args.style_model, device=device) if getattr(args, "style_model", None) else None
+    return transcriber, speaker, style
+
+
+def run_task_command(args) -> int:
+    from modeling_mimo_audio.demo import TINY_MODEL_NOTE, load_model_and_processor
+
+    from .backend import CodecBackend, MiMoAudioBackend
+    from .cache import prepare_run_dir
+    from .data import load_eval_dataset
+    from .report import write_report
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("evaluation").setLevel(logging.INFO)  # resume / skipped-metric messages
+    if args.batch_size < 1:
+        raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
+    items = load_eval_dataset(args.dataset, split=args.split, config=args.dataset_config, column_map=_column_map(args.column_map), limit=args.limit)
+    if not items:
+        raise ValueError(f"--dataset {args.dataset!r} has no items")
+    prepare_run_dir(args.output_dir, _run_config(args), overwrite=args.overwrite)
+    model, processor, is_tiny = load_model_and_processor(
+        model=args.model, audio_tokenizer=args.audio_tokenizer, text_tokenizer=args.text_tokenizer, device=args.device, dtype=args.dtype
+    )
+    if is_tiny:
+        print(TINY_MODEL_NOTE, file=sys.stderr)
+    transcriber, speaker, style = _load_scorers(args)
+    task = args.eval_task
+    common = {"items": items, "run_dir": args.output_dir, "batch_size": args.batch_size}
+    if task == "codec":
+        from .tasks import codec
+
+        backend = CodecBackend(processor.feature_extractor, processor.audio_tokenizer, num_quantizers=args.num_quantizers)
+        result = codec.run(backend, embedder=speaker, compute_pesq=not args.no_pesq, compute_stoi=not args.no_stoi, **common)
+    else:
+        backend = MiMoAudioBackend(model, processor, max_new_tokens=args.max_new_tokens, generate_kwargs=args.generate_kwargs)
+        result = _run_generation_task(task, backend, args, transcriber, speaker, style, common)
+    results = write_report(result, args.output_dir)
+    from .report import markdown_table
+
+    print(markdown_table(["metric", "value"], [[k, v] for k, v in results["metrics"].items()]))
+    print(f"\nreport: {os.path.join(args.output_dir, 'results.md')}")
+    return 0
+
+
+def _run_generation_task(task, backend, args, transcriber, speaker, style, common):
+    from .judges import load_judge
+    from .tasks import asr, icl_s2s, judged_dialogue, mcqa, speechmmlu, tts
+
+    if task == "asr":
+        return asr.run(backend, language=args.language, **common)
+    if task == "tts":
+        if transcriber is None:
+            raise ValueError("eval tts: --asr-model is required (the ASR model that transcribes the synthesized speech)")
+        return tts.run(backend, transcriber=transcriber, embedder=speaker, language=args.language, **common)
+    if task in ("mmau", "mmar", "mmsu"):
+        return mcqa.run(
+            backend, fmt=task, thinking=args.thinking, num_shots=getattr(args, "num_shots", 0),
+            seed=getattr(args, "seed", 42), **common,
+        )
+    if task == "speechmmlu":
+        modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+        return speechmmlu.run(backend, modes=modes, transcriber=transcriber, num_shots=args.num_shots, language=args.language or "en", **common)
+    if task == "icl-s2s":
+        return icl_s2s.run(
+            backend, conversion=args.conversion, transcriber=transcriber, speaker_embedder=speaker,
+            style_embedder=style, language=args.language, **common,
+        )
+    benchmark = "bigbench_audio" if task == "bigbench-audio" else "multichallenge"
+    return judged_dialogue.run(
+        backend, judge=load_judge(args.judge), mode=args.mode, benchmark=benchmark, threshold=args.threshold,
+        transcriber=transcriber, thinking=args.thinking, language=args.language or "en", **common,
+    )
+
+
+def run_compare_command(args) -> int:
+    from .report import compare_runs, render_comparison
+
+    comparison = compare_runs(args.run_a, args.run_b)
+    label_a = os.path.basename(os.path.normpath(args.run_a)) or "A"
+    label_b = os.path.basename(os.path.normpath(args.run_b)) or "B"
+    if label_a == label_b:
+        label_a, label_b = f"A: {label_a}", f"B: {label_b}"
+    table = render_comparison(comparison, label_a, label_b)
+    print(table)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as f:
+            f.write(table + "\n")
+    return 0

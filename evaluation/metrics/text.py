@@ -1,0 +1,104 @@
+"""Word / character error rates.
+
+Definitions (``S``, ``D``, ``I`` = substitutions, deletions, insertions of the minimum-edit alignment
+between the normalised reference and hypothesis; ``N`` = number of reference units, words for
+English and characters for Chinese, see :mod:`evaluation.normalization`):
+
+- utterance error rate = ``(S + D + I) / N`` for one utterance;
+- **mean utterance error rate** (what the paper and upstream report) = the arithmetic mean of the
+  utterance error rates. Utterances whose reference normalises to nothing (``N = 0``) have no
+  defined rate: they are left out of the mean and counted in ``num_empty_references``;
+- **corpus error rate** = ``sum(S + D + I) / sum(N)`` over all utterances, the definition of
+  ``evaluate.load("wer")`` / ``jiwer.wer`` on lists. Long utterances weigh more.
+
+``evaluate``'s ``wer``/``cer`` modules are scripts fetched from the Hub at first use, which breaks
+offline; we call ``jiwer`` (the library those scripts wrap) directly, so nothing touches the network.
+"""
+
+from dataclasses import asdict, dataclass
+from typing import Iterable, Optional
+
+from ..normalization import normalize_text
+
+
+@dataclass
+class ErrorCounts:
+    """Edit counts of one utterance (or a sum of them)."""
+
+    substitutions: int = 0
+    deletions: int = 0
+    insertions: int = 0
+    hits: int = 0
+
+    @property
+    def reference_length(self) -> int:
+        return self.substitutions + self.deletions + self.hits
+
+    @property
+    def errors(self) -> int:
+        return self.substitutions + self.deletions + self.insertions
+
+    def __add__(self, other: "ErrorCounts") -> "ErrorCounts":
+        return ErrorCounts(
+            self.substitutions + other.substitutions,
+            self.deletions + other.deletions,
+            self.insertions + other.insertions,
+            self.hits + other.hits,
+        )
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def error_counts(reference: str, hypothesis: str, lang: str, normalize: bool = True) -> ErrorCounts:
+    """Align ``hypothesis`` to ``reference`` (after the protocol's normalisation) and count edits."""
+    import jiwer
+
+    if normalize:
+        reference, hypothesis = normalize_text(reference, lang), normalize_text(hypothesis, lang)
+    ref_units, hyp_units = reference.split(), hypothesis.split()
+    if not ref_units:
+        return ErrorCounts(insertions=len(hyp_units))
+    if not hyp_units:
+        return ErrorCounts(deletions=len(ref_units))
+    out = jiwer.process_words(reference, hypothesis)
+    return ErrorCounts(out.substitutions, out.deletions, out.insertions, out.hits)
+
+
+def utterance_error_rate(reference: str, hypothesis: str, lang: str) -> Optional[float]:
+    """``(S + D + I) / N`` for one utterance; ``None`` when the reference normalises to nothing."""
+    counts = error_counts(reference, hypothesis, lang)
+    if counts.reference_length == 0:
+        return None
+    return counts.errors / counts.reference_length
+
+
+def _paired(references: Iterable[str], hypotheses: Iterable[str]):
+    references, hypotheses = list(references), list(hypotheses)
+    if len(references) != len(hypotheses):
+        raise ValueError(
+            f"`references` and `hypotheses` must have the same length, got {len(references)} and {len(hypotheses)}"
+        )
+    return references, hypotheses
+
+
+def mean_utterance_error_rate(references, hypotheses, lang: str) -> dict:
+    """Mean of per-utterance error rates (upstream's number). Returns ``{"value", "num_scored", "num_empty_references"}``."""
+    references, hypotheses = _paired(references, hypotheses)
+    rates = [utterance_error_rate(r, h, lang) for r, h in zip(references, hypotheses)]
+    scored = [r for r in rates if r is not None]
+    return {
+        "value": sum(scored) / len(scored) if scored else float("nan"),
+        "num_scored": len(scored),
+        "num_empty_references": len(rates) - len(scored),
+    }
+
+
+def corpus_error_rate(references, hypotheses, lang: str) -> dict:
+    """``sum(S+D+I) / sum(N)`` (``evaluate``'s WER definition) with the summed counts."""
+    references, hypotheses = _paired(references, hypotheses)
+    total = ErrorCounts()
+    for r, h in zip(references, hypotheses):
+        total = total + error_counts(r, h, lang)
+    n = total.reference_length
+    return {"value": total.errors / n if n else float("nan"), **total.to_dict(), "reference_length": n}

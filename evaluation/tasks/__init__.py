@@ -1,0 +1,1 @@
+"""One module per benchmark family; each has a ``run(backend, items, run_dir, ...) -> TaskResult``."""
