@@ -18,8 +18,8 @@ goes to `eos_token_id`; its ids are read from the tokenizer.
 | few_shot_mmau | greedy | T0.9 p0.95 | eos, `<|sosp|>` |
 | speech_continuation | T0.6 k50 p0.95 | T0.9 k50 p0.95 | eos, `<|eosp|>` |
 
-Upstream's task samplers have no top-k: `top_k=None` for the text head and `audio_top_k=0` (off; `None` would mean the
-model's default 50) for the patch decoder. `max_new_tokens` is upstream's 8192 LLM positions
+Upstream's task samplers have no top-k: `top_k=0` for the text head and `audio_top_k=0` for the patch decoder (0 =
+off; `None` would mean `generate()`'s default 50, as in upstream's default sampler). `max_new_tokens` is upstream's 8192 LLM positions
 except where noted; ICL needs an explicit int upstream (its `None` default crashes), we ship 8192.
 """
 
@@ -89,7 +89,7 @@ def get_generation_preset(name: str, tokenizer, **overrides) -> GenerationConfig
             stop_ids.append(token_id)
     settings = {
         **copy.deepcopy(text),
-        "top_k": text.get("top_k"),
+        "top_k": text.get("top_k", 0),  # 0 = off; None would mean generate()'s default 50
         "max_new_tokens": max_new_tokens,
         "eos_token_id": stop_ids,
         "pad_token_id": tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos,

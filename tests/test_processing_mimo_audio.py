@@ -255,7 +255,14 @@ def test_generation_presets_follow_spec_section_e(tiny_set):
     assert asr.do_sample is False and asr.eos_token_id == [eos, im_end] and asr.max_new_tokens == 8192
     assert (asr.audio_temperature, asr.audio_top_p, asr.audio_top_k) == (0.9, 0.95, 0)
     tts = get_generation_preset("tts", processor)
-    assert (tts.do_sample, tts.temperature, tts.top_p, tts.top_k) == (True, 0.6, 1.0, None)
+    assert (tts.do_sample, tts.temperature, tts.top_p, tts.top_k) == (True, 0.6, 1.0, 0)
+    # Upstream's task samplers have no top-k: the text processors built from the preset must not add one.
+    from transformers import TopKLogitsWarper
+
+    from modeling_mimo_audio.generation_mimo_audio import build_text_logits_processor
+
+    tts_processors = build_text_logits_processor(tts, prompt_length=1, device="cpu")
+    assert not any(isinstance(p, TopKLogitsWarper) for p in tts_processors)
     assert tts.eos_token_id == [eos, eostm, im_end]
     dialogue = get_generation_preset("spoken_dialogue_eval", processor)
     assert (dialogue.temperature, dialogue.top_p, dialogue.audio_temperature) == (0.3, 0.95, 0.7)
