@@ -46,7 +46,8 @@ class MiMoAudioCausalLMOutputWithPast(ModelOutput):
         text_loss (`torch.FloatTensor` of shape `()`, returned with `labels`):
             Weighted mean cross-entropy of the text head (`<|empty|>` targets weigh `empty_token_loss_weight`).
         audio_loss (`torch.FloatTensor` of shape `(num_codebooks,)`, returned with `labels`):
-            Mean cross-entropy of each codebook over all target patches and frames (0 where there is no target).
+            Mean cross-entropy of each codebook over all target patches and frames (0 where there is no target, and
+            everywhere when every `audio_loss_weights` is 0: the patch decoder is then skipped).
         logits (`torch.FloatTensor` of shape `(batch, positions, vocab_size)`):
             Text-head logits (only the last `logits_to_keep` positions when it is set).
         audio_logits (`tuple` of `num_codebooks` tensors `(target_patches, patch_size, speech_vocab_sizes[c])`):
@@ -333,6 +334,10 @@ class MiMoAudioForConditionalGeneration(MiMoAudioPreTrainedModel, MiMoAudioGener
             raise ValueError(f"`attention_mask` must be [batch, positions], got shape {tuple(attention_mask.shape)}")
         if position_ids is None and attention_mask is not None:
             position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)[:, -inputs_embeds.shape[1] :]
+        if use_cache is None and labels is not None:
+            # A training forward needs no cache, and a cache would stop transformers from detecting packed
+            # documents from `position_ids` (they would attend to each other).
+            use_cache = False
 
         outputs = self.model(
             inputs_embeds=inputs_embeds,
@@ -348,7 +353,11 @@ class MiMoAudioForConditionalGeneration(MiMoAudioPreTrainedModel, MiMoAudioGener
 
         loss = text_loss = audio_loss = audio_logits = None
         if labels is not None:
-            loss, text_loss, audio_loss, audio_logits = self._loss(hidden, labels, audio_codes, attention_mask)
+            # Reuse the text logits when they cover every position rather than running lm_head twice.
+            predictor_logits = logits[:, :-1] if logits.shape[1] == hidden.shape[1] else None
+            loss, text_loss, audio_loss, audio_logits = self._loss(
+                hidden, labels, audio_codes, attention_mask, predictor_logits
+            )
 
         return MiMoAudioCausalLMOutputWithPast(
             loss=loss,
@@ -362,7 +371,7 @@ class MiMoAudioForConditionalGeneration(MiMoAudioPreTrainedModel, MiMoAudioGener
             attentions=outputs.attentions,
         )
 
-    def _loss(self, hidden, labels, audio_codes, attention_mask):
+    def _loss(self, hidden, labels, audio_codes, attention_mask, predictor_logits=None):
         config = self.config
         if labels.shape != hidden.shape[:2]:
             raise ValueError(f"`labels` must be [batch, positions] = {tuple(hidden.shape[:2])}, got {tuple(labels.shape)}")
@@ -372,7 +381,7 @@ class MiMoAudioForConditionalGeneration(MiMoAudioPreTrainedModel, MiMoAudioGener
         predictors = hidden[:, :-1]
 
         # Text head: weighted mean CE, `<|empty|>` targets (trivial inside audio spans) weigh less.
-        text_logits = self.lm_head(predictors).float()
+        text_logits = (self.lm_head(predictors) if predictor_logits is None else predictor_logits).float()
         valid = targets != -100
         per_token = F.cross_entropy(
             text_logits.flatten(0, 1), targets.clamp(min=0).flatten(), reduction="none"
@@ -391,9 +400,12 @@ class MiMoAudioForConditionalGeneration(MiMoAudioPreTrainedModel, MiMoAudioGener
             target_patches = labels.new_zeros(0, config.patch_size, num_codebooks)
         else:
             target_patches = audio_codes[:, 1:][is_target]
-        if target_patches.shape[0] > 0:
+        # With every audio weight at 0 (stage 1) the patch decoder is unused: skip its forward and backward.
+        audio_trained = any(weight != 0 for weight in config.audio_loss_weights)
+        if target_patches.shape[0] > 0 and audio_trained:
             audio_logits = self.patch_decoder_logits(predictors[is_target], target_patches)
         else:
+            target_patches = target_patches[:0]
             audio_logits = tuple(
                 hidden.new_zeros(0, config.patch_size, size) for size in config.speech_vocab_sizes
             )

@@ -300,6 +300,33 @@ def test_loss_without_audio_targets_is_the_text_loss():
     torch.testing.assert_close(out.loss, out.text_loss)
 
 
+def test_text_only_loss_weights_skip_the_patch_decoder():
+    # Stage 1 trains the text head only (audio weights 0): the patch decoder must not run at all.
+    model = tester.get_model(audio_loss_weights=[0.0, 0.0, 0.0])
+    ids, codes = tester.make_sequence(model.config, [1, 2, 3], 3, [4, 5])
+    calls = []
+    handle = model.local_transformer.register_forward_hook(lambda *args: calls.append(1))
+    out = model(input_ids=ids[None], audio_codes=codes[None], labels=ids[None])
+    handle.remove()
+    assert calls == []
+    assert out.audio_loss.tolist() == [0.0, 0.0, 0.0]
+    torch.testing.assert_close(out.loss, out.text_loss)
+    out.loss.backward()
+    assert all(p.grad is None for p in model.local_transformer.parameters())
+
+
+def test_loss_is_the_same_whatever_logits_to_keep():
+    # With all logits kept the loss reuses them; with logits_to_keep=1 it computes its own.
+    model = tester.get_model()
+    ids, codes = tester.make_sequence(model.config, [1, 2, 3], 3, [4, 5])
+    with torch.no_grad():
+        full = model(input_ids=ids[None], audio_codes=codes[None], labels=ids[None])
+        last = model(input_ids=ids[None], audio_codes=codes[None], labels=ids[None], logits_to_keep=1)
+    assert last.logits.shape[1] == 1
+    torch.testing.assert_close(full.loss, last.loss)
+    torch.testing.assert_close(full.text_loss, last.text_loss)
+
+
 def test_loss_falls_when_overfitting_one_batch():
     model = tester.get_model().train()
     config = model.config
