@@ -23,6 +23,12 @@ def _parse_int_list(value, length, name):
     """Turns upstream's ``"1-2-3"`` strings (or a single int) into a list of ints."""
     if value is None:
         return None
+    if isinstance(value, str) and "-" not in value.strip().lstrip("-"):
+        # Upstream reads a string without dashes ("0", "129") as one value repeated for every codebook.
+        try:
+            value = int(value)
+        except ValueError:
+            raise ValueError(f"`{name}` must be a list of ints or a dash-separated string of ints, got {value!r}")
     if isinstance(value, str):
         try:
             return [int(part) for part in value.split("-")]

@@ -84,6 +84,14 @@ def test_upstream_names_and_dash_strings_in_constructor():
     assert config.audio_loss_weights == [3.0, 2.0, 1.0]
 
 
+def test_dashless_strings_repeat_for_every_codebook_as_upstream():
+    config = MiMoAudioConfig(audio_channels=3, speech_vocab_size="129", speech_zeroemb_idx="128", delay_pattern="0")
+    assert config.speech_vocab_sizes == [129, 129, 129]
+    assert config.speech_empty_ids == [128, 128, 128]
+    assert config.delay_pattern == [0, 0, 0]
+    assert config.num_patch_decoder_steps == config.patch_size
+
+
 @pytest.mark.parametrize(
     "kwargs, message",
     [
