@@ -2,13 +2,14 @@
 
 ``import modeling_mimo_audio`` is the package's one public entry point: it re-exports the
 configurations, models, feature extractor and processor, and registers them with the
-transformers Auto classes so that ``AutoConfig`` / ``AutoModel...`` / ``AutoProcessor`` /
-``AutoFeatureExtractor`` resolve MiMo-Audio folders.
+transformers Auto classes (and the ``"mimo-audio"`` pipeline) so that ``AutoConfig`` /
+``AutoModel...`` / ``AutoProcessor`` / ``AutoFeatureExtractor`` / ``pipeline`` resolve MiMo-Audio
+folders. Registering twice (re-import, reload) is harmless.
 """
 
 __version__ = "0.1.0"
 
-# --- codec: feature extractor, tokenizer config and model (issue 2) ---
+# Codec (MiMo-Audio-Tokenizer) and its feature extractor.
 from processing.feature_extraction_mimo_audio import MiMoAudioFeatureExtractor
 
 from .configuration_mimo_audio_tokenizer import MiMoAudioTokenizerConfig
@@ -20,21 +21,7 @@ from .modeling_mimo_audio_tokenizer import (
 )
 from .streaming_mimo_audio_tokenizer import MiMoAudioTokenizerStreamingDecoder
 
-
-def _register_codec():
-    from transformers import AutoConfig, AutoFeatureExtractor, AutoModel, AutoModelForAudioTokenization
-
-    # exist_ok: importing the package twice (or reloading it) must not raise.
-    AutoConfig.register("mimo_audio_tokenizer", MiMoAudioTokenizerConfig, exist_ok=True)
-    AutoModel.register(MiMoAudioTokenizerConfig, MiMoAudioTokenizerModel, exist_ok=True)
-    AutoModelForAudioTokenization.register(MiMoAudioTokenizerConfig, MiMoAudioTokenizerModel, exist_ok=True)
-    AutoFeatureExtractor.register(MiMoAudioTokenizerConfig, MiMoAudioFeatureExtractor, exist_ok=True)
-
-
-_register_codec()
-# end codec
-
-# --- language model (issue 3) ---
+# Language model.
 from .configuration_mimo_audio import MiMoAudioConfig
 from .generation_mimo_audio import MiMoAudioGenerateOutput
 from .layout_mimo_audio import interleaved_to_patches, patches_to_interleaved
@@ -45,26 +32,9 @@ from .modeling_mimo_audio import (
     MiMoAudioPreTrainedModel,
 )
 
-
-def _register_language_model():
-    from transformers import (
-        AutoConfig,
-        AutoModel,
-        AutoModelForCausalLM,
-        AutoModelForMultimodalLM,
-        AutoModelForTextToWaveform,
-    )
-
-    # exist_ok: importing the package twice (or reloading it) must not raise.
-    AutoConfig.register("mimo_audio", MiMoAudioConfig, exist_ok=True)
-    for auto_class in (AutoModel, AutoModelForCausalLM, AutoModelForMultimodalLM, AutoModelForTextToWaveform):
-        auto_class.register(MiMoAudioConfig, MiMoAudioForConditionalGeneration, exist_ok=True)
-
-
-_register_language_model()
-
-# --- processor and pipeline (issue 4) ---
+# Processor, task prompts, generation presets, pipeline.
 from processing.generation_presets import GENERATION_PRESETS, get_generation_preset
+from processing.pipeline_mimo_audio import GenerationProgressBar, MiMoAudioPipeline
 from processing.processing_mimo_audio import MiMoAudioProcessor
 from processing.prompts_mimo_audio import (
     TASK_CHAT_TEMPLATE_KWARGS,
@@ -82,24 +52,31 @@ from processing.tokenization_mimo_audio import build_tiny_tokenizer, ensure_mimo
 from .tiny import build_tiny_model_set
 
 
-def _register_processor():
-    from transformers import AutoFeatureExtractor, AutoProcessor
+def _register_auto_classes():
+    from transformers import (
+        AutoConfig,
+        AutoFeatureExtractor,
+        AutoModel,
+        AutoModelForAudioTokenization,
+        AutoModelForCausalLM,
+        AutoModelForMultimodalLM,
+        AutoModelForTextToWaveform,
+        AutoProcessor,
+    )
+    from transformers.pipelines import PIPELINE_REGISTRY
 
-    # exist_ok: importing the package twice (or reloading it) must not raise.
+    AutoConfig.register("mimo_audio_tokenizer", MiMoAudioTokenizerConfig, exist_ok=True)
+    AutoModel.register(MiMoAudioTokenizerConfig, MiMoAudioTokenizerModel, exist_ok=True)
+    AutoModelForAudioTokenization.register(MiMoAudioTokenizerConfig, MiMoAudioTokenizerModel, exist_ok=True)
+    AutoFeatureExtractor.register(MiMoAudioTokenizerConfig, MiMoAudioFeatureExtractor, exist_ok=True)
+
+    AutoConfig.register("mimo_audio", MiMoAudioConfig, exist_ok=True)
+    for auto_class in (AutoModel, AutoModelForCausalLM, AutoModelForMultimodalLM, AutoModelForTextToWaveform):
+        auto_class.register(MiMoAudioConfig, MiMoAudioForConditionalGeneration, exist_ok=True)
     AutoProcessor.register(MiMoAudioConfig, MiMoAudioProcessor, exist_ok=True)
     AutoFeatureExtractor.register(MiMoAudioConfig, MiMoAudioFeatureExtractor, exist_ok=True)
 
-
-_register_processor()
-# end processor
-
-# pipeline registration (demo helper)
-from processing.pipeline_mimo_audio import GenerationProgressBar, MiMoAudioPipeline
-
-
-def _register_pipeline():
-    from transformers.pipelines import PIPELINE_REGISTRY
-
+    # The registry has no exist_ok: register unless this very class (e.g. before a reload) is there already.
     registered = PIPELINE_REGISTRY.supported_tasks.get("mimo-audio", {}).get("impl")
     if registered is None or registered.__qualname__ != MiMoAudioPipeline.__qualname__:
         PIPELINE_REGISTRY.register_pipeline(
@@ -110,7 +87,40 @@ def _register_pipeline():
         )
 
 
-_register_pipeline()
-# end pipeline registration (demo helper)
+_register_auto_classes()
 
-# --- Auto-class registration ---
+__all__ = [
+    "GENERATION_PRESETS",
+    "GenerationProgressBar",
+    "MiMoAudioCausalLMOutputWithPast",
+    "MiMoAudioConfig",
+    "MiMoAudioFeatureExtractor",
+    "MiMoAudioForCausalLM",
+    "MiMoAudioForConditionalGeneration",
+    "MiMoAudioGenerateOutput",
+    "MiMoAudioPipeline",
+    "MiMoAudioPreTrainedModel",
+    "MiMoAudioProcessor",
+    "MiMoAudioTokenizerConfig",
+    "MiMoAudioTokenizerDecoderOutput",
+    "MiMoAudioTokenizerEncoderOutput",
+    "MiMoAudioTokenizerModel",
+    "MiMoAudioTokenizerPreTrainedModel",
+    "MiMoAudioTokenizerStreamingDecoder",
+    "TASK_CHAT_TEMPLATE_KWARGS",
+    "asr_conversation",
+    "audio_understanding_conversation",
+    "build_tiny_model_set",
+    "build_tiny_tokenizer",
+    "ensure_mimo_special_tokens",
+    "get_generation_preset",
+    "in_context_learning_s2s_prompt",
+    "interleaved_to_patches",
+    "mimo_special_token_ids",
+    "patches_to_interleaved",
+    "speech_continuation_prompt",
+    "speech_to_text_dialogue_conversation",
+    "spoken_dialogue_conversation",
+    "text_dialogue_conversation",
+    "tts_conversation",
+]
