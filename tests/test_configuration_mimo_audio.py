@@ -111,8 +111,12 @@ def test_invalid_fields_raise_clear_errors(kwargs, message):
 
 
 def test_registration_is_idempotent():
-    modeling_mimo_audio._register_language_model()
+    # The import already registered everything; registering again must neither raise nor change the mapping.
+    modeling_mimo_audio._register_auto_classes()
     assert isinstance(AutoConfig.for_model("mimo_audio"), MiMoAudioConfig)
+    from transformers.pipelines import PIPELINE_REGISTRY
+
+    assert PIPELINE_REGISTRY.supported_tasks["mimo-audio"]["impl"] is modeling_mimo_audio.MiMoAudioPipeline
 
 
 def test_upstream_defaults_apply_where_upstream_config_is_silent(upstream_lm_dir, tmp_path):
