@@ -186,6 +186,12 @@ class MiMoAudioForConditionalGeneration(MiMoAudioPreTrainedModel, MiMoAudioGener
                 "`config.empty_token_id` is not set: pass `empty_token_id=<id of <|empty|>>` to `from_pretrained` "
                 "(upstream configs do not carry it)"
             )
+        vocab_size = self.model.embed_tokens.num_embeddings
+        if not torch.compiler.is_compiling() and bool(((input_ids < 0) | (input_ids >= vocab_size)).any()):
+            raise ValueError(
+                f"`input_ids` hold ids outside the text vocabulary [0, {vocab_size}) (min {int(input_ids.min())}, "
+                f"max {int(input_ids.max())}); -100 belongs in `labels`, not in `input_ids`"
+            )
         if audio_codes is None:
             return
         expected = (*input_ids.shape, self.config.patch_size, self.config.num_codebooks)
@@ -375,6 +381,9 @@ class MiMoAudioForConditionalGeneration(MiMoAudioPreTrainedModel, MiMoAudioGener
         config = self.config
         if labels.shape != hidden.shape[:2]:
             raise ValueError(f"`labels` must be [batch, positions] = {tuple(hidden.shape[:2])}, got {tuple(labels.shape)}")
+        vocab_size = self.lm_head.out_features
+        if bool(((labels != -100) & ((labels < 0) | (labels >= vocab_size))).any()):
+            raise ValueError(f"`labels` must hold text ids in [0, {vocab_size}) or -100 (ignored)")
         if attention_mask is not None:
             labels = labels.masked_fill(attention_mask[:, -labels.shape[1] :] == 0, -100)
         targets = labels[:, 1:]

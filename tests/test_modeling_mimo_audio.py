@@ -407,6 +407,14 @@ def test_bad_inputs_raise_clear_errors():
         model(input_ids=ids[None, None], audio_codes=codes[None])
     with pytest.raises(ValueError, match="labels"):
         model(input_ids=ids[None], audio_codes=codes[None], labels=ids[None, :-1])
+    out_of_vocab = ids.clone()
+    out_of_vocab[0] = tester.vocab_size
+    with pytest.raises(ValueError, match="outside the text vocabulary"):
+        model(input_ids=out_of_vocab[None], audio_codes=codes[None])
+    with pytest.raises(ValueError, match="outside the text vocabulary.*-100 belongs in `labels`"):
+        model(input_ids=ids[None].masked_fill(ids[None] == 1, -100), audio_codes=codes[None])
+    with pytest.raises(ValueError, match="`labels` must hold text ids"):
+        model(input_ids=ids[None], audio_codes=codes[None], labels=out_of_vocab[None])
     no_empty = MiMoAudioForConditionalGeneration(tester.get_config(empty_token_id=None))
     with pytest.raises(ValueError, match="empty_token_id"):
         no_empty(input_ids=ids[None], audio_codes=codes[None])
