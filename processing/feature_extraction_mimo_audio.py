@@ -85,6 +85,52 @@ def resample_waveform(waveform: torch.Tensor, orig_freq: int, new_freq: int) -> 
     return resampled[: math.ceil(new * length / orig)]
 
 
+def to_mono_waveform(audio, name: str = "raw_audio") -> torch.Tensor:
+    """
+    Validates one clip and returns it as a 1-D float32 tensor: float samples only (integer PCM is refused rather
+    than silently mis-scaled), 1-D or 2-D with the short axis taken as channels and averaged (so both
+    `[channels, samples]` and soundfile's `[samples, channels]` work), non-empty and finite. `name` is used in errors.
+    """
+    if isinstance(audio, torch.Tensor):
+        tensor = audio.detach()
+    else:
+        try:
+            array = np.asarray(audio)
+        except Exception as error:  # ragged nested lists and other non-arrays
+            raise TypeError(f"`{name}` must be an array or tensor of float samples, got {type(audio)}") from error
+        if array.dtype == object or not np.issubdtype(array.dtype, np.number):
+            raise TypeError(f"`{name}` must hold numeric samples, got dtype {array.dtype}")
+        tensor = torch.from_numpy(np.ascontiguousarray(array))
+    if tensor.is_complex():
+        raise TypeError(f"`{name}` must hold real samples, got dtype {tensor.dtype}")
+    if not tensor.is_floating_point():
+        raise TypeError(
+            f"`{name}` must hold float samples in [-1, 1], got dtype {tensor.dtype}; convert integer PCM "
+            "first (e.g. `soundfile.read(path, dtype='float32')`)"
+        )
+    if tensor.ndim == 2:
+        # Channels are averaged to mono as upstream does. The channel axis is the short one, so both
+        # channels-first tensors and the [samples, channels] arrays soundfile returns work.
+        channel_axis = 0 if tensor.shape[0] <= tensor.shape[1] else 1
+        if tensor.shape[channel_axis] > 16:
+            raise ValueError(
+                f"`{name}` has shape {tuple(tensor.shape)}; 2-D audio must be [channels, samples] (or "
+                "[samples, channels]) with at most 16 channels. Pass a batch as a list of 1-D clips."
+            )
+        tensor = tensor.float().mean(dim=channel_axis)
+    elif tensor.ndim != 1:
+        raise ValueError(
+            f"`{name}` must be 1-D [samples] or 2-D [channels, samples], got {tensor.ndim}-D shape "
+            f"{tuple(tensor.shape)}"
+        )
+    if tensor.numel() == 0:
+        raise ValueError(f"`{name}` is empty: audio needs at least one sample")
+    tensor = tensor.float()
+    if not torch.isfinite(tensor).all():
+        raise ValueError(f"`{name}` contains NaN or infinite samples")
+    return tensor
+
+
 class MiMoAudioFeatureExtractor(SequenceFeatureExtractor):
     r"""
     Turns mono waveforms into the log-mel features that [`MiMoAudioTokenizerModel.encode`] expects.
@@ -192,45 +238,7 @@ class MiMoAudioFeatureExtractor(SequenceFeatureExtractor):
         return torch.log(torch.clamp(mel, min=LOG_FLOOR))
 
     def _to_mono_tensor(self, audio, index: int) -> torch.Tensor:
-        name = "raw_audio" if index < 0 else f"raw_audio[{index}]"
-        if isinstance(audio, torch.Tensor):
-            tensor = audio.detach()
-        else:
-            try:
-                array = np.asarray(audio)
-            except Exception as error:  # ragged nested lists and other non-arrays
-                raise TypeError(f"`{name}` must be an array or tensor of float samples, got {type(audio)}") from error
-            if array.dtype == object or not np.issubdtype(array.dtype, np.number):
-                raise TypeError(f"`{name}` must hold numeric samples, got dtype {array.dtype}")
-            tensor = torch.from_numpy(np.ascontiguousarray(array))
-        if tensor.is_complex():
-            raise TypeError(f"`{name}` must hold real samples, got dtype {tensor.dtype}")
-        if not tensor.is_floating_point():
-            raise TypeError(
-                f"`{name}` must hold float samples in [-1, 1], got dtype {tensor.dtype}; convert integer PCM "
-                "first (e.g. `soundfile.read(path, dtype='float32')`)"
-            )
-        if tensor.ndim == 2:
-            # Channels are averaged to mono as upstream does. The channel axis is the short one, so both
-            # channels-first tensors and the [samples, channels] arrays soundfile returns work.
-            channel_axis = 0 if tensor.shape[0] <= tensor.shape[1] else 1
-            if tensor.shape[channel_axis] > 16:
-                raise ValueError(
-                    f"`{name}` has shape {tuple(tensor.shape)}; 2-D audio must be [channels, samples] (or "
-                    "[samples, channels]) with at most 16 channels. Pass a batch as a list of 1-D clips."
-                )
-            tensor = tensor.float().mean(dim=channel_axis)
-        elif tensor.ndim != 1:
-            raise ValueError(
-                f"`{name}` must be 1-D [samples] or 2-D [channels, samples], got {tensor.ndim}-D shape "
-                f"{tuple(tensor.shape)}"
-            )
-        if tensor.numel() == 0:
-            raise ValueError(f"`{name}` is empty: audio needs at least one sample")
-        tensor = tensor.float()
-        if not torch.isfinite(tensor).all():
-            raise ValueError(f"`{name}` contains NaN or infinite samples")
-        return tensor
+        return to_mono_waveform(audio, "raw_audio" if index < 0 else f"raw_audio[{index}]")
 
     def _split_batch(self, raw_audio) -> list:
         if isinstance(raw_audio, (list, tuple)):
@@ -327,4 +335,4 @@ def _has_torchaudio() -> bool:
     return True
 
 
-__all__ = ["MiMoAudioFeatureExtractor"]
+__all__ = ["MiMoAudioFeatureExtractor", "to_mono_waveform", "resample_waveform"]

@@ -11,6 +11,7 @@ from transformers import BatchFeature
 from transformers.processing_utils import ProcessorMixin
 from transformers.utils import logging
 
+from .feature_extraction_mimo_audio import resample_waveform, to_mono_waveform
 from .prompts_mimo_audio import (
     AudioSegment,
     TextSegment,
@@ -55,12 +56,6 @@ def _render_chat_template(template: str, **variables) -> str:
         return _compile_chat_template(template).render(**variables)
     except TemplateError as error:
         raise ValueError(f"chat template: {error}") from error
-
-
-def _resample(waveform: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
-    from .feature_extraction_mimo_audio import resample_waveform
-
-    return resample_waveform(torch.as_tensor(waveform, dtype=torch.float32), int(orig_sr), int(target_sr)).numpy()
 
 
 class MiMoAudioProcessor(ProcessorMixin):
@@ -213,25 +208,25 @@ class MiMoAudioProcessor(ProcessorMixin):
                 raise ValueError(f"audio file not found: {item!r} (remote URLs are not fetched)")
             wave, file_sr = sf.read(str(item), dtype="float32", always_2d=True)
             return self._load_audio_item(wave.mean(axis=1), file_sr)
-        if isinstance(item, torch.Tensor):
-            item = item.detach().float().cpu().numpy()
         if isinstance(item, (list, tuple)):
             item = np.asarray(item, dtype=np.float32)
-        if not isinstance(item, np.ndarray):
+        if not isinstance(item, (np.ndarray, torch.Tensor)):
             raise TypeError(
                 "each audio must be a file path, a 1-D waveform (array/tensor), or a dict with 'path', 'audio' or "
                 f"'audio_codes'; got {type(item).__name__}"
             )
-        wave = item.astype(np.float32)
-        if wave.ndim == 2:
-            wave = wave.mean(axis=0)  # channels first, as the feature extractor does
-        if wave.ndim != 1:
-            raise ValueError(f"a waveform must be 1-D (or channels-first 2-D), got shape {item.shape}")
+        # Same checks as the feature extractor: float samples, mono or [channels, samples]/[samples, channels].
+        wave = to_mono_waveform(item.cpu() if isinstance(item, torch.Tensor) else item, "audio")
+        if sampling_rate is None:
+            logger.warning_once(
+                f"no sampling rate given for an audio array: assuming {self.sampling_rate} Hz. Pass `sampling_rate=` "
+                "(or a {'audio': array, 'sampling_rate': sr} part) to avoid silently wrong features."
+            )
         sr = self.sampling_rate if sampling_rate is None else int(sampling_rate)
         if sr != self.sampling_rate:
             logger.warning(f"resampling an audio clip from {sr} Hz to {self.sampling_rate} Hz")
-            wave = _resample(wave, sr, self.sampling_rate)
-        return "wave", wave
+            wave = resample_waveform(wave, sr, self.sampling_rate)
+        return "wave", wave.numpy()
 
     @torch.no_grad()
     def encode_audio(self, waveforms: list) -> list[torch.Tensor]:

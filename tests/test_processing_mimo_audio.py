@@ -196,6 +196,22 @@ def test_bad_inputs_raise_clear_errors(tiny_set):
         processor(text="<|sosp|><|empty|><|eosp|>", audio=[object()])
     with pytest.raises(ValueError, match="not found"):
         processor(text="<|sosp|><|empty|><|eosp|>", audio=["/nonexistent/file.wav"])
+    pcm = (tone(0.2) * 32767).astype(np.int16)
+    with pytest.raises(TypeError, match="float samples"):
+        processor(text="<|sosp|><|empty|><|eosp|>", audio=[pcm], sampling_rate=24000)
+    with pytest.raises(ValueError, match="NaN"):
+        processor(text="<|sosp|><|empty|><|eosp|>", audio=[np.full(2400, np.nan, np.float32)], sampling_rate=24000)
+
+
+def test_stereo_in_either_layout_is_averaged_to_mono(tiny_set):
+    _, processor = tiny_set
+    left, right = tone(0.4, freq=200.0), tone(0.4, freq=330.0)
+    markup = "<|sosp|><|empty|><|eosp|>"
+    mono = processor(text=markup, audio=[(left + right) / 2], sampling_rate=24000)["audio_codes"]
+    channels_first = processor(text=markup, audio=[np.stack([left, right])], sampling_rate=24000)["audio_codes"]
+    samples_first = processor(text=markup, audio=[np.stack([left, right], axis=1)], sampling_rate=24000)["audio_codes"]
+    assert torch.equal(channels_first, mono)
+    assert torch.equal(samples_first, mono)
 
 
 def test_resampling_warns_and_files_load(tiny_set, tmp_path):
