@@ -16,13 +16,14 @@ with ``soundfile`` here, at their native rate: the processor's feature extractor
 the names a task expects (e.g. ``{"sentence": "text"}``). Only local paths work without network.
 """
 
-import io
 import json
 import logging
 import os
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
+
+from processing.audio_io import read_audio
 
 logger = logging.getLogger(__name__)
 
@@ -134,28 +135,10 @@ def _load_with_datasets(source: str, split: Optional[str], config: Optional[str]
 
 
 def load_audio(value: Any, sampling_rate: Optional[int] = None) -> Tuple[np.ndarray, int]:
-    """Decode one audio value to ``(mono float32 waveform, sampling_rate)``.
+    """Decode one audio value to ``(mono float32 waveform, sampling_rate)``, without resampling.
 
     ``value`` may be a file path, a ``datasets`` audio dict (``path``/``bytes`` or ``array`` +
     ``sampling_rate``), or an array (then ``sampling_rate`` is required). Multi-channel audio is
-    averaged to mono.
+    averaged to mono. This is :func:`processing.audio_io.read_audio`, the reader every entry point shares.
     """
-    import soundfile as sf
-
-    if isinstance(value, str):
-        wave, sr = sf.read(value, dtype="float32", always_2d=True)
-    elif isinstance(value, dict) and value.get("array") is not None:
-        wave, sr = np.asarray(value["array"], dtype=np.float32), int(value["sampling_rate"])
-    elif isinstance(value, dict) and value.get("bytes"):
-        wave, sr = sf.read(io.BytesIO(value["bytes"]), dtype="float32", always_2d=True)
-    elif isinstance(value, dict) and value.get("path"):
-        wave, sr = sf.read(value["path"], dtype="float32", always_2d=True)
-    elif isinstance(value, (np.ndarray, list)):
-        if sampling_rate is None:
-            raise ValueError("`sampling_rate` is required when audio is given as an array")
-        wave, sr = np.asarray(value, dtype=np.float32), int(sampling_rate)
-    else:
-        raise TypeError(f"cannot read audio from a {type(value).__name__}; expected a path, an audio dict or an array")
-    if wave.ndim == 2:
-        wave = wave.mean(axis=1)
-    return np.ascontiguousarray(wave, dtype=np.float32), int(sr)
+    return read_audio(value, sampling_rate)

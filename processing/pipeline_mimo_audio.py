@@ -24,6 +24,8 @@ from transformers import GenerationConfig, Pipeline
 from transformers.generation.streamers import BaseStreamer
 from transformers.utils import logging
 
+from .audio_io import load_audio
+
 
 logger = logging.get_logger(__name__)
 
@@ -496,25 +498,14 @@ def _split_thinking(text):
 
 def _audio_input(audio, sampling_rate):
     """Normalizes one audio input for the prompt builders: paths and part dicts pass through; `{"array",
-    "sampling_rate"}` dicts (the `datasets` Audio format) and tensors become 1-D float32 arrays at `sampling_rate`,
-    resampled with a warning when needed."""
+    "sampling_rate"}` dicts (the `datasets` Audio format, read by `processing.audio_io.load_audio`) and tensors
+    become 1-D float32 arrays at `sampling_rate`, resampled with a warning when needed."""
     if audio is None or isinstance(audio, str):
         return audio
     if isinstance(audio, dict):
         if "array" not in audio:
             return audio
-        array, rate = audio["array"], audio.get("sampling_rate")
-        if rate is None:
-            raise ValueError("audio: a dict input needs `sampling_rate` next to `array`")
-        waveform = torch.as_tensor(np.asarray(array, dtype=np.float32))
-        if waveform.dim() == 2:
-            waveform = waveform.mean(dim=0)
-        if int(rate) != sampling_rate:
-            from .feature_extraction_mimo_audio import resample_waveform
-
-            logger.warning(f"audio: resampling from {rate} Hz to {sampling_rate} Hz")
-            waveform = resample_waveform(waveform, int(rate), sampling_rate)
-        return waveform.numpy()
+        return load_audio(audio, sampling_rate)
     if isinstance(audio, torch.Tensor):
         return audio.detach().float().cpu().numpy()
     if isinstance(audio, np.ndarray):

@@ -11,7 +11,8 @@ from transformers import BatchFeature
 from transformers.processing_utils import ProcessorMixin
 from transformers.utils import logging
 
-from .feature_extraction_mimo_audio import resample_waveform, to_mono_waveform
+from .audio_io import read_audio
+from .feature_extraction_mimo_audio import resample_waveform
 from .prompts_mimo_audio import (
     AudioSegment,
     TextSegment,
@@ -202,31 +203,19 @@ class MiMoAudioProcessor(ProcessorMixin):
                     return self._load_audio_item(item[key], item.get("sampling_rate", sampling_rate))
             raise ValueError(f"an audio part needs 'path', 'audio' (array) or 'audio_codes', got keys {sorted(item)}")
         if isinstance(item, (str, os.PathLike)):
-            import soundfile as sf
-
-            if not os.path.isfile(item):
-                raise ValueError(f"audio file not found: {item!r} (remote URLs are not fetched)")
-            wave, file_sr = sf.read(str(item), dtype="float32", always_2d=True)
-            return self._load_audio_item(wave.mean(axis=1), file_sr)
-        if isinstance(item, (list, tuple)):
-            item = np.asarray(item, dtype=np.float32)
-        if not isinstance(item, (np.ndarray, torch.Tensor)):
-            raise TypeError(
-                "each audio must be a file path, a 1-D waveform (array/tensor), or a dict with 'path', 'audio' or "
-                f"'audio_codes'; got {type(item).__name__}"
-            )
-        # Same checks as the feature extractor: float samples, mono or [channels, samples]/[samples, channels].
-        wave = to_mono_waveform(item.cpu() if isinstance(item, torch.Tensor) else item, "audio")
-        if sampling_rate is None:
-            logger.warning_once(
-                f"no sampling rate given for an audio array: assuming {self.sampling_rate} Hz. Pass `sampling_rate=` "
-                "(or a {'audio': array, 'sampling_rate': sr} part) to avoid silently wrong features."
-            )
-        sr = self.sampling_rate if sampling_rate is None else int(sampling_rate)
+            wave, sr = read_audio(item)
+        else:
+            if sampling_rate is None:
+                logger.warning_once(
+                    f"no sampling rate given for an audio array: assuming {self.sampling_rate} Hz. Pass "
+                    "`sampling_rate=` (or a {'audio': array, 'sampling_rate': sr} part) to avoid silently wrong features."
+                )
+                sampling_rate = self.sampling_rate
+            wave, sr = read_audio(item, sampling_rate)  # same checks as the feature extractor
         if sr != self.sampling_rate:
             logger.warning(f"resampling an audio clip from {sr} Hz to {self.sampling_rate} Hz")
-            wave = resample_waveform(wave, sr, self.sampling_rate)
-        return "wave", wave.numpy()
+            wave = resample_waveform(torch.from_numpy(wave), sr, self.sampling_rate).numpy()
+        return "wave", wave
 
     @torch.no_grad()
     def encode_audio(self, waveforms: list) -> list[torch.Tensor]:

@@ -192,7 +192,7 @@ def test_bad_inputs_raise_clear_errors(tiny_set):
         processor(text="<|sosp|><|empty|><|eosp|>", audio=[{"audio_codes": torch.zeros(5, 3, dtype=torch.long)}])
     with pytest.raises(ValueError, match="roles"):
         processor.apply_chat_template([{"role": "tool", "content": "x"}])
-    with pytest.raises(TypeError, match="each audio"):
+    with pytest.raises(TypeError, match="audio must be a file path"):
         processor(text="<|sosp|><|empty|><|eosp|>", audio=[object()])
     with pytest.raises(ValueError, match="not found"):
         processor(text="<|sosp|><|empty|><|eosp|>", audio=["/nonexistent/file.wav"])

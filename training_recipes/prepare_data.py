@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import argparse
 import glob
-import io
 import logging
 import os
 from typing import Callable, Sequence
 
 import numpy as np
 import torch
+
+from processing.audio_io import load_audio
 
 
 logger = logging.getLogger(__name__)
@@ -45,42 +46,12 @@ CODEC_SAMPLING_RATE = 24000
 NUM_LM_CODEBOOKS = 8
 
 
-def _resample(waveform: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
-    # The feature extractor's resampler (torchaudio's filter, or the same one in plain torch): training audio is
-    # resampled exactly like inference audio.
-    from processing.feature_extraction_mimo_audio import resample_waveform
-
-    return resample_waveform(torch.as_tensor(waveform, dtype=torch.float32), orig_sr, target_sr).numpy()
-
-
-_warned_rates: set[int] = set()
-
-
 def load_waveform(value, target_sr: int = CODEC_SAMPLING_RATE) -> np.ndarray:
     """Mono float32 waveform at `target_sr` from a path, an undecoded `datasets.Audio` dict (`path`/`bytes`) or a
-    decoded one (`array`, `sampling_rate`). Multi-channel audio is averaged; other rates are resampled with a
-    warning (once per rate)."""
-    import soundfile as sf
-
-    if isinstance(value, str):
-        data, rate = sf.read(value, dtype="float32", always_2d=True)
-        data = data.mean(axis=1)
-    elif isinstance(value, dict) and value.get("array") is not None:
-        data, rate = np.asarray(value["array"], dtype=np.float32), int(value["sampling_rate"])
-        if data.ndim == 2:  # channels first, as datasets returns
-            data = data.mean(axis=0)
-    elif isinstance(value, dict) and (value.get("bytes") or value.get("path")):
-        source = io.BytesIO(value["bytes"]) if value.get("bytes") else value["path"]
-        data, rate = sf.read(source, dtype="float32", always_2d=True)
-        data = data.mean(axis=1)
-    else:
-        raise ValueError(f"audio must be a file path or a datasets.Audio value, got {type(value).__name__}")
-    if rate != target_sr:
-        if rate not in _warned_rates:
-            logger.warning("resampling audio from %d Hz to %d Hz (the codec's rate)", rate, target_sr)
-            _warned_rates.add(rate)
-        data = _resample(data, rate, target_sr)
-    return data
+    decoded one (`array`, `sampling_rate`). Multi-channel audio is averaged; other rates are resampled with the
+    feature extractor's resampler (so training audio is resampled exactly like inference audio), with a warning
+    once per rate. The reader is :func:`processing.audio_io.load_audio`, shared by every entry point."""
+    return load_audio(value, target_sr)
 
 
 class CodecEncoder:

@@ -1,0 +1,87 @@
+"""Reading audio for every entry point: the processor, the pipeline, training-data preparation and evaluation.
+
+One place turns a file path, a `datasets` Audio value or an array into a mono float32 waveform, with the feature
+extractor's checks (`to_mono_waveform`) and resampler (`resample_waveform`), so that audio is read the same way for
+training and for inference.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+
+import numpy as np
+import torch
+from transformers.utils import logging
+
+from .feature_extraction_mimo_audio import resample_waveform, to_mono_waveform
+
+
+logger = logging.get_logger(__name__)
+
+__all__ = ["read_audio", "load_audio"]
+
+
+def _read_file(source, name: str) -> tuple[np.ndarray, int]:
+    import soundfile as sf
+
+    try:
+        data, rate = sf.read(source, dtype="float32", always_2d=True)  # [samples, channels]
+    except (RuntimeError, sf.LibsndfileError) as error:
+        raise ValueError(f"cannot read audio {name}: {error}") from error
+    if data.shape[0] == 0:
+        raise ValueError(f"audio {name} has no samples")
+    return np.ascontiguousarray(data.mean(axis=1)), int(rate)
+
+
+def read_audio(value, sampling_rate: int | None = None) -> tuple[np.ndarray, int]:
+    """
+    Reads one clip as it is stored, without resampling.
+
+    Args:
+        value: a file path; a `datasets` Audio value (`{"array", "sampling_rate"}` when decoded, `{"bytes"}` or
+            `{"path"}` when not); or a 1-D / 2-D array, list or tensor of float samples.
+        sampling_rate: the rate of an array `value` in Hz (required for arrays, ignored otherwise).
+
+    Returns:
+        `(waveform, rate)`: a mono float32 `[samples]` array and its rate. Multi-channel audio is averaged (files are
+        `[samples, channels]`; for arrays the short axis is the channel axis). Integer PCM, NaN/inf, empty audio and
+        missing files raise a `ValueError`/`TypeError` naming the problem.
+    """
+    if isinstance(value, (str, os.PathLike)):
+        if not os.path.isfile(value):
+            raise ValueError(f"audio file not found: {str(value)!r} (remote URLs are not fetched)")
+        return _read_file(str(value), repr(str(value)))
+    if isinstance(value, dict):
+        if value.get("array") is not None:
+            if value.get("sampling_rate") is None:
+                raise ValueError("an audio dict with 'array' needs 'sampling_rate' next to it")
+            return read_audio(value["array"], value["sampling_rate"])
+        if value.get("bytes"):
+            return _read_file(io.BytesIO(value["bytes"]), "bytes")
+        if value.get("path"):
+            return read_audio(value["path"])
+        raise ValueError(f"an audio dict needs 'array' + 'sampling_rate', 'bytes' or 'path'; got keys {sorted(value)}")
+    if isinstance(value, (list, tuple)):
+        value = np.asarray(value, dtype=np.float32)
+    if not isinstance(value, (np.ndarray, torch.Tensor)):
+        raise TypeError(
+            "audio must be a file path, a datasets Audio dict or an array/tensor of samples, got "
+            f"{type(value).__name__}"
+        )
+    if sampling_rate is None:
+        raise ValueError("`sampling_rate` is required when audio is given as an array")
+    if int(sampling_rate) <= 0:
+        raise ValueError(f"`sampling_rate` must be a positive number of Hz, got {sampling_rate}")
+    waveform = to_mono_waveform(value.detach().cpu() if isinstance(value, torch.Tensor) else value, "audio")
+    return waveform.numpy(), int(sampling_rate)
+
+
+def load_audio(value, target_sampling_rate: int, sampling_rate: int | None = None) -> np.ndarray:
+    """`read_audio`, then resampling to `target_sampling_rate` (with a warning, once per source rate):
+    a mono float32 `[samples]` array at `target_sampling_rate`."""
+    waveform, rate = read_audio(value, sampling_rate)
+    if rate != target_sampling_rate:
+        logger.warning_once(f"resampling audio from {rate} Hz to {target_sampling_rate} Hz")
+        waveform = resample_waveform(torch.from_numpy(waveform), rate, target_sampling_rate).numpy()
+    return waveform
