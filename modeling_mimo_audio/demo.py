@@ -116,13 +116,9 @@ def load_model_and_processor(
         dtype = _resolve_dtype(dtype)
         kwargs = {"dtype": dtype} if dtype is not None else {}
         lm = MiMoAudioForConditionalGeneration.from_pretrained(model, **kwargs)
-        processor = MiMoAudioProcessor.from_pretrained(model, load_audio_tokenizer=False)
+        processor = MiMoAudioProcessor.from_pretrained(model, load_audio_tokenizer=audio_tokenizer is None, **kwargs)
         if audio_tokenizer is not None:
             processor.audio_tokenizer = MiMoAudioTokenizerModel.from_pretrained(audio_tokenizer, **kwargs).eval()
-        else:
-            from processing.pipeline_mimo_audio import attach_codec_from_checkpoint
-
-            attach_codec_from_checkpoint(processor, model, **kwargs)
     else:
         if audio_tokenizer is None:
             raise ValueError(

@@ -25,11 +25,12 @@ from transformers.generation.streamers import BaseStreamer
 from transformers.utils import logging
 
 from .audio_io import load_audio
+from .processing_mimo_audio import load_saved_audio_tokenizer
 
 
 logger = logging.get_logger(__name__)
 
-__all__ = ["GenerationProgressBar", "MiMoAudioPipeline", "PIPELINE_TASKS", "attach_codec_from_checkpoint"]
+__all__ = ["GenerationProgressBar", "MiMoAudioPipeline", "PIPELINE_TASKS"]
 
 
 # task -> (what a bare input means, whether the answer is speech, generation preset name).
@@ -171,8 +172,10 @@ class MiMoAudioPipeline(Pipeline):
                 "processor: the mimo-audio pipeline needs a MiMoAudioProcessor "
                 "(pipeline('mimo-audio', model=..., processor=...))"
             )
-        if getattr(self.processor, "audio_tokenizer", None) is None:
-            attach_codec_from_checkpoint(self.processor, getattr(self.model, "name_or_path", None))
+        name_or_path = getattr(self.model, "name_or_path", None)
+        if getattr(self.processor, "audio_tokenizer", None) is None and name_or_path:
+            # A processor given without its codec: take the one saved beside the model, if any.
+            self.processor.audio_tokenizer = load_saved_audio_tokenizer(name_or_path)
 
     # ------------------------------------------------------------------------------------------------------------
     # Parameters
@@ -464,28 +467,6 @@ class MiMoAudioPipeline(Pipeline):
     def _decode_texts(self, output, prompt_length):
         new_ids = output.sequences[:, prompt_length:]
         return [text.strip() for text in self.processor.batch_decode(new_ids, skip_special_tokens=True)]
-
-
-def attach_codec_from_checkpoint(processor, name_or_path, **kwargs):
-    """Give `processor` the codec saved in the `audio_tokenizer/` subfolder of a converted checkpoint (a local folder
-    or a Hub id), if it has none yet. Returns whether a codec was attached.
-
-    `MiMoAudioProcessor.from_pretrained` finds that subfolder only in local folders; this also covers Hub ids.
-    """
-    if getattr(processor, "audio_tokenizer", None) is not None or not name_or_path:
-        return False
-    from modeling_mimo_audio.modeling_mimo_audio_tokenizer import MiMoAudioTokenizerModel
-
-    try:
-        codec = MiMoAudioTokenizerModel.from_pretrained(str(name_or_path), subfolder="audio_tokenizer", **kwargs)
-    except (OSError, ValueError) as error:
-        logger.warning(
-            f"no codec found in {name_or_path}/audio_tokenizer ({type(error).__name__}); audio inputs and outputs "
-            "need one: pass a processor with `audio_tokenizer=`"
-        )
-        return False
-    processor.audio_tokenizer = codec.eval()
-    return True
 
 
 def _split_thinking(text):

@@ -59,6 +59,32 @@ def _render_chat_template(template: str, **variables) -> str:
         raise ValueError(f"chat template: {error}") from error
 
 
+def load_saved_audio_tokenizer(name_or_path, **kwargs):
+    """
+    The codec a processor saved in the `audio_tokenizer/` subfolder of a local folder or Hub repo (`kwargs` go to
+    `MiMoAudioTokenizerModel.from_pretrained`, e.g. `dtype`), in eval mode; None, with a warning for a repo that
+    has no such subfolder, when there is none.
+    """
+    from modeling_mimo_audio.modeling_mimo_audio_tokenizer import MiMoAudioTokenizerModel
+
+    name_or_path = str(name_or_path)
+    if os.path.isdir(name_or_path):
+        if not os.path.isfile(os.path.join(name_or_path, _AUDIO_TOKENIZER_SUBFOLDER, "config.json")):
+            return None
+        return MiMoAudioTokenizerModel.from_pretrained(
+            os.path.join(name_or_path, _AUDIO_TOKENIZER_SUBFOLDER), **kwargs
+        ).eval()
+    try:
+        codec = MiMoAudioTokenizerModel.from_pretrained(name_or_path, subfolder=_AUDIO_TOKENIZER_SUBFOLDER, **kwargs)
+    except OSError as error:
+        logger.warning(
+            f"no codec in {name_or_path}/{_AUDIO_TOKENIZER_SUBFOLDER} ({error.__class__.__name__}): audio inputs "
+            "and outputs need one, pass `audio_tokenizer=`"
+        )
+        return None
+    return codec.eval()
+
+
 class MiMoAudioProcessor(ProcessorMixin):
     r"""
     Builds MiMo-Audio's language-model inputs from prompts with text and audio, and turns generated ids back into
@@ -171,16 +197,12 @@ class MiMoAudioProcessor(ProcessorMixin):
         cls, pretrained_model_name_or_path, audio_tokenizer=None, load_audio_tokenizer: bool = True, **kwargs
     ):
         """Loads a saved processor; the codec comes from `audio_tokenizer` or, if `load_audio_tokenizer`, from the
-        `audio_tokenizer/` subfolder when there is one."""
+        `audio_tokenizer/` subfolder of the local folder or Hub repo when there is one."""
         processor = super().from_pretrained(pretrained_model_name_or_path, **kwargs)
         if audio_tokenizer is None and load_audio_tokenizer:
-            folder = os.path.join(str(pretrained_model_name_or_path), _AUDIO_TOKENIZER_SUBFOLDER)
-            if os.path.isfile(os.path.join(folder, "config.json")):
-                from modeling_mimo_audio.modeling_mimo_audio_tokenizer import MiMoAudioTokenizerModel
-
-                audio_tokenizer = MiMoAudioTokenizerModel.from_pretrained(
-                    folder, **{k: kwargs[k] for k in ("dtype", "device_map") if k in kwargs}
-                )
+            audio_tokenizer = load_saved_audio_tokenizer(
+                pretrained_model_name_or_path, **{k: kwargs[k] for k in ("dtype", "device_map") if k in kwargs}
+            )
         processor._set_audio_tokenizer(audio_tokenizer)
         return processor
 

@@ -292,3 +292,29 @@ def test_generation_presets_follow_spec_section_e(tiny_set):
     assert default.max_new_tokens == 7
     with pytest.raises(ValueError, match="unknown generation preset"):
         get_generation_preset("karaoke", processor)
+
+
+def test_saved_codec_is_found_in_a_local_folder_or_a_hub_repo(tiny_set, tmp_path, monkeypatch):
+    from modeling_mimo_audio import MiMoAudioTokenizerModel
+    from processing.processing_mimo_audio import load_saved_audio_tokenizer
+
+    _, processor = tiny_set
+    assert load_saved_audio_tokenizer(str(tmp_path)) is None  # a local folder without `audio_tokenizer/`
+    processor.save_pretrained(tmp_path / "saved")
+    local = load_saved_audio_tokenizer(tmp_path / "saved")
+    assert isinstance(local, MiMoAudioTokenizerModel) and not local.training
+
+    calls = []
+
+    def from_hub(cls, name, subfolder=None, **kwargs):  # stands in for the Hub: no network in tests
+        calls.append((name, subfolder))
+        if name == "someone/without-codec":
+            raise OSError("404: no audio_tokenizer/config.json")
+        return processor.audio_tokenizer
+
+    monkeypatch.setattr(MiMoAudioTokenizerModel, "from_pretrained", classmethod(from_hub))
+    assert load_saved_audio_tokenizer("someone/mimo-audio-hf") is processor.audio_tokenizer
+    with CaptureLogger(processing_mimo_audio.logger) as captured:
+        assert load_saved_audio_tokenizer("someone/without-codec") is None
+    assert "no codec" in captured.out
+    assert calls == [("someone/mimo-audio-hf", "audio_tokenizer"), ("someone/without-codec", "audio_tokenizer")]
