@@ -479,18 +479,19 @@ def _split_thinking(text):
 
 def _audio_input(audio, sampling_rate):
     """Normalizes one audio input for the prompt builders: paths and part dicts pass through; `{"array",
-    "sampling_rate"}` dicts (the `datasets` Audio format, read by `processing.audio_io.load_audio`) and tensors
-    become 1-D float32 arrays at `sampling_rate`, resampled with a warning when needed."""
+    "sampling_rate"}` dicts (the `datasets` Audio format, read by `processing.audio_io.load_audio`, resampled with
+    a warning when needed) and bare arrays/tensors (taken to be at `sampling_rate`) become
+    `{"audio": waveform, "sampling_rate": sampling_rate}` parts."""
     if audio is None or isinstance(audio, str):
         return audio
+    # Waveforms go on as {"audio", "sampling_rate"} parts: bare arrays are documented to be at the extractor's rate,
+    # and saying so keeps the processor from warning that no rate was given.
     if isinstance(audio, dict):
         if "array" not in audio:
             return audio
-        return load_audio(audio, sampling_rate)
-    if isinstance(audio, torch.Tensor):
-        return audio.detach().float().cpu().numpy()
-    if isinstance(audio, np.ndarray):
-        return audio.astype(np.float32, copy=False)
+        return {"audio": load_audio(audio, sampling_rate), "sampling_rate": sampling_rate}
+    if isinstance(audio, (torch.Tensor, np.ndarray)):
+        return {"audio": audio, "sampling_rate": sampling_rate}
     raise TypeError(
         f"audio: expected a file path, a 1-D waveform (numpy array or torch tensor at {sampling_rate} Hz) or a "
         f"{{'array', 'sampling_rate'}} dict, got {type(audio).__name__}"

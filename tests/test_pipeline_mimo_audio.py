@@ -253,3 +253,19 @@ def test_one_batch_mixes_tts_prompt_kinds(pipe):
     assert tokenizer.decode(ids[1]).endswith("<|im_start|>assistant\n<think>\n")
     results = pipe(requests, max_new_tokens=3)
     assert [r["task"] for r in results] == ["tts", "tts"]
+
+
+def test_unlabelled_arrays_warn_in_the_processor_but_not_through_the_pipeline(pipe, clips):
+    import logging
+
+    from transformers.testing_utils import CaptureLogger
+
+    from processing import processing_mimo_audio
+
+    logging.Logger.warning_once.cache_clear()  # the warning is once per process
+    with CaptureLogger(processing_mimo_audio.logger) as through_pipeline:
+        pipe(clips[0], task="asr", max_new_tokens=1)  # documented: bare arrays are at 24 kHz
+    assert "no sampling rate" not in through_pipeline.out
+    with CaptureLogger(processing_mimo_audio.logger) as direct:
+        pipe.processor(text="<|sosp|><|empty|><|eosp|>", audio=[clips[0]])
+    assert "no sampling rate given for an audio array: assuming 24000 Hz" in direct.out
