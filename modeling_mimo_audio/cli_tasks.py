@@ -148,11 +148,27 @@ def _run_speak(args, model, processor, is_tiny) -> int:
     pipe = _pipeline(model, processor)
     request = {"text": args.text}
     if args.instruct:
-        request["instruct"] = args.instruct
+        request["instruction"] = args.instruct
     if args.voice:
-        request["prompt_speech"] = args.voice
+        if not args.instruct:
+            print("error: --voice needs --instruct (MiMo-Audio takes a voice prompt only with a style instruction)",
+                  file=sys.stderr)
+            return 2
+        request["voice"] = args.voice
     task = "instruct_tts" if args.instruct else "tts"
-    result = pipe(request, task=task, **_generation_kwargs(args, is_tiny, 48))
+    generation = _generation_kwargs(args, is_tiny, 48)
+    if is_tiny:
+        from .demo import speech_forcing_processor
+
+        # A random text head almost never picks <|empty|>: force it so that the audio path really runs.
+        print("(tiny model: the text head is forced to <|empty|> so that audio patches are generated)",
+              file=sys.stderr)
+        generation["logits_processor"] = speech_forcing_processor(model.config.empty_token_id)
+    result = pipe(request, task=task, **generation)
+    if result["audio"] is None or len(result["audio"]) == 0:
+        print(f"error: the model generated no speech (text channel: {result['text']!r}); nothing written",
+              file=sys.stderr)
+        return 1
     seconds = _write_wav(args.output, result["audio"], result["sampling_rate"])
     print(f"text channel: {result['text']}")
     print(f"wrote {seconds:.2f} s of audio to {args.output}")

@@ -101,9 +101,18 @@ def test_speak_writes_a_wav(cache_dir, tmp_path, capsys):
     assert output.is_file()
     waveform, rate = sf.read(str(output))
     assert rate == 24000
-    # Whole 25 Hz frames of 960 samples each.
-    assert waveform.shape[0] % 960 == 0
+    # The tiny model is forced to speak: 6 patches of 4 frames of 960 samples.
+    assert waveform.shape[0] == 6 * 4 * 960
     assert f"to {output}" in capsys.readouterr().out
+
+
+def test_speak_with_a_style_instruction_and_voice(cache_dir, clip_path, tmp_path, capsys):
+    output = tmp_path / "styled.wav"
+    base = ["speak", "Hello there.", "--output", str(output), "--cache-dir", cache_dir, "--max-new-tokens", "4"]
+    assert main(base + ["--voice", clip_path]) == 2
+    assert "--voice needs --instruct" in capsys.readouterr().err
+    assert main(base + ["--instruct", "Speak happily.", "--voice", clip_path]) == 0
+    assert sf.read(str(output))[0].shape[0] > 0
 
 
 def test_chat_loop_keeps_history_and_writes_speech_turns(cache_dir, clip_path, tmp_path, monkeypatch, capsys):
