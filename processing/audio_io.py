@@ -1,8 +1,9 @@
-"""Reading audio for every entry point: the processor, the pipeline, training-data preparation and evaluation.
+"""Reading audio and turning it into codec codes, for every entry point: the processor, the pipeline, training-data
+preparation and evaluation.
 
 One place turns a file path, a `datasets` Audio value or an array into a mono float32 waveform, with the feature
-extractor's checks (`to_mono_waveform`) and resampler (`resample_waveform`), so that audio is read the same way for
-training and for inference.
+extractor's checks (`to_mono_waveform`) and resampler (`resample_waveform`), and one place encodes a batch of
+waveforms with the codec, so that audio is read and encoded the same way for training and for inference.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from .feature_extraction_mimo_audio import resample_waveform, to_mono_waveform
 
 logger = logging.get_logger(__name__)
 
-__all__ = ["read_audio", "load_audio"]
+__all__ = ["read_audio", "load_audio", "encode_waveforms"]
 
 
 def _read_file(source, name: str) -> tuple[np.ndarray, int]:
@@ -85,3 +86,29 @@ def load_audio(value, target_sampling_rate: int, sampling_rate: int | None = Non
         logger.warning_once(f"resampling audio from {rate} Hz to {target_sampling_rate} Hz")
         waveform = resample_waveform(torch.from_numpy(waveform), rate, target_sampling_rate).numpy()
     return waveform
+
+
+@torch.no_grad()
+def encode_waveforms(audio_tokenizer, feature_extractor, waveforms, sampling_rate: int, num_quantizers: int):
+    """
+    Encodes clips of different lengths with the codec in ONE batched call (each clip gets the codes it would get
+    alone).
+
+    Args:
+        audio_tokenizer: a `MiMoAudioTokenizerModel`; it runs on its own device.
+        feature_extractor: a `MiMoAudioFeatureExtractor` (it resamples from `sampling_rate` when needed).
+        waveforms: 1-D float waveforms (arrays or tensors).
+        num_quantizers: leading RVQ codebooks to keep (the LM uses 8).
+
+    Returns:
+        one LongTensor `[num_quantizers, frames]` per clip, on the CPU, without padding.
+    """
+    features = feature_extractor(list(waveforms), sampling_rate=sampling_rate, return_tensors="pt")
+    device = next(audio_tokenizer.parameters()).device
+    encoded = audio_tokenizer.encode(
+        features["input_features"].to(device),
+        attention_mask=features["attention_mask"].to(device),
+        num_quantizers=num_quantizers,
+    )
+    codes, lengths = encoded.audio_codes.cpu(), encoded.audio_codes_mask.sum(-1).tolist()
+    return [codes[i, :, : int(length)] for i, length in enumerate(lengths)]

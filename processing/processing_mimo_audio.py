@@ -11,7 +11,7 @@ from transformers import BatchFeature
 from transformers.processing_utils import ProcessorMixin
 from transformers.utils import logging
 
-from .audio_io import read_audio
+from .audio_io import encode_waveforms, read_audio
 from .feature_extraction_mimo_audio import resample_waveform
 from .prompts_mimo_audio import (
     AudioSegment,
@@ -253,19 +253,10 @@ class MiMoAudioProcessor(ProcessorMixin):
                 "waveform audio needs the codec: build the processor with `audio_tokenizer=` or pass precomputed "
                 "codes as {'audio_codes': LongTensor [frames, 8]}"
             )
-        features = self.feature_extractor(list(waveforms), sampling_rate=self.sampling_rate, return_tensors="pt")
-        param = next(self.audio_tokenizer.parameters())
-        encoded = self.audio_tokenizer.encode(
-            features["input_features"].to(param.device, param.dtype),
-            attention_mask=features["attention_mask"].to(param.device),
-            num_quantizers=self.num_codebooks,
+        codes = encode_waveforms(
+            self.audio_tokenizer, self.feature_extractor, waveforms, self.sampling_rate, self.num_codebooks
         )
-        codes, mask = encoded.audio_codes.cpu(), encoded.audio_codes_mask.cpu()
-        clips = []
-        for i in range(codes.shape[0]):
-            frames = int(mask[i].sum())
-            clips.append(pad_codes_to_patches(codes[i, : self.num_codebooks, :frames].T.long(), self.patch_size))
-        return clips
+        return [pad_codes_to_patches(clip.T.long(), self.patch_size) for clip in codes]
 
     def _prepare_audio(self, audio_per_sample, sampling_rate):
         """Nested list of audio items -> nested list of `[num_patches, patch_size, C]` tensors (one codec call)."""

@@ -27,7 +27,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from processing.audio_io import load_audio
+from processing.audio_io import encode_waveforms, load_audio
 
 
 logger = logging.getLogger(__name__)
@@ -70,16 +70,9 @@ class CodecEncoder:
         self.feature_extractor = feature_extractor
         self.num_quantizers = num_quantizers
 
-    @torch.no_grad()
     def __call__(self, waveforms: Sequence[np.ndarray]) -> list[np.ndarray]:
-        features = self.feature_extractor(list(waveforms), sampling_rate=CODEC_SAMPLING_RATE, return_tensors="pt")
-        output = self.codec.encode(
-            features["input_features"].to(self.device),
-            attention_mask=features["attention_mask"].to(self.device),
-            num_quantizers=self.num_quantizers,
-        )
-        codes, mask = output.audio_codes.cpu(), output.audio_codes_mask.cpu()
-        return [codes[i, :, : int(mask[i].sum())].numpy() for i in range(codes.shape[0])]
+        codes = encode_waveforms(self.codec, self.feature_extractor, waveforms, CODEC_SAMPLING_RATE, self.num_quantizers)
+        return [clip.numpy() for clip in codes]
 
 
 def load_rows(source, split: str = "train"):
