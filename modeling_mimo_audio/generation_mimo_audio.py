@@ -317,9 +317,14 @@ class MiMoAudioGenerationMixin(GenerationMixin):
 
         for step in range(max_new_tokens):
             forward = self if step == 0 else step_forward  # the prefill has a different shape: never compiled
+            if forward is self:
+                # The prompt was checked above and later inputs are our own: embed directly, skipping forward's
+                # input checks (host syncs on GPU).
+                step_inputs = {"inputs_embeds": self.embed_inputs(step_ids, step_codes)}
+            else:
+                step_inputs = {"input_ids": step_ids, "audio_codes": step_codes}
             outputs = forward(
-                input_ids=step_ids,
-                audio_codes=step_codes,
+                **step_inputs,
                 attention_mask=attention_mask,
                 position_ids=position_ids,
                 past_key_values=cache,
