@@ -9,7 +9,10 @@ Python (upstream needs transformers 4.49), runs ours on the same inputs, and pri
   (`speech_embeddings_to_local`) and irregular delays, and one with 3-frame patches and gaps in the delay pattern;
 * codec: codes of every quantizer and the decoded waveform, for a wider config with attention windows and 10
   quantizers and an RMSNorm config with a windowed decoder (our batched encode against upstream's one clip at a time);
-* streaming decode of the fixture codec at several chunk / left-context / look-ahead settings.
+* streaming decode of the fixture codec at several chunk / left-context / look-ahead settings;
+* prompts: every task's layout from upstream's own prompt builders (`MimoAudio.get_*_prompt`, imported from the
+  checkout in this process with stand-ins for the model, codec and torchaudio modules they never touch) against our
+  chat template and markup, position by position.
 
 A control row first checks that upstream, run this way, reproduces the shipped fixture. Upstream is run as it is
 meant to run, as the fixtures were made: float32, SDPA attention, its hard-coded bf16
@@ -274,6 +277,150 @@ def check_streaming(args):
     return rows
 
 
+def _import_upstream_prompt_builders(src):
+    """Upstream's `mimo_audio/mimo_audio.py`, imported from the checkout in this process, with stand-ins for the
+    modules its prompt builders never touch (the LM, the codec, torchaudio)."""
+    import importlib
+    import types
+
+    def module(name, path=None, **attributes):
+        stand_in = types.ModuleType(name)
+        if path is not None:
+            stand_in.__path__ = [path]
+        stand_in.__dict__.update(attributes)
+        return stand_in
+
+    placeholders = dict.fromkeys(("MiMoAudioArguments", "MiMoAudioForCausalLM", "MiMoSampler", "MiMoStopper"), object)
+    stand_ins = {
+        "upstream_src": module("upstream_src", src),
+        "upstream_src.mimo_audio": module("upstream_src.mimo_audio", os.path.join(src, "mimo_audio")),
+        "upstream_src.mimo_audio.modeling_mimo_audio": module("upstream_src.mimo_audio.modeling_mimo_audio",
+                                                              **placeholders),
+        "upstream_src.mimo_audio_tokenizer": module("upstream_src.mimo_audio_tokenizer", MiMoAudioTokenizer=object),
+    }
+    audio_stand_ins = {}
+    try:
+        import torchaudio  # noqa: F401
+    except ImportError:
+        transforms = module("torchaudio.transforms", MelSpectrogram=object)
+        audio_stand_ins = {"torchaudio": module("torchaudio", transforms=transforms), "torchaudio.transforms": transforms}
+    sys.modules.update(stand_ins)
+    sys.modules.update(audio_stand_ins)
+    try:
+        builders = importlib.import_module("upstream_src.mimo_audio.mimo_audio")
+    finally:
+        for name in audio_stand_ins:
+            del sys.modules[name]
+    # Upstream draws ASR/TTS templates at random; ours are chosen explicitly below: make upstream take template 3.
+    builders.random = types.SimpleNamespace(choice=lambda options: options[3])
+    return builders
+
+
+def check_prompts(args):
+    """Every task's prompt from upstream's builders (`MimoAudio.get_*_prompt`) against our chat template / markup,
+    position by position (text ids and codes), with precomputed codes standing in for audio."""
+    from processing import prompts_mimo_audio as ours
+    from processing.tokenization_mimo_audio import build_tiny_tokenizer
+
+    upstream = _import_upstream_prompt_builders(args.upstream_src)
+    tokenizer = build_tiny_tokenizer()
+    processor = mimo.MiMoAudioProcessor(mimo.MiMoAudioFeatureExtractor(), tokenizer)
+
+    class UpstreamPrompts(upstream.MimoAudio):
+        """Upstream's prompt builders without its model; audio comes as precomputed codes, padded to whole patches
+        by repeating the last frame as upstream's own encoder path does."""
+
+        def __init__(self):
+            self.tokenizer, self.group_size, self.audio_channels, self.device, self.history = tokenizer, 4, 8, "cpu", None
+            self.speech_zeroemb_idx = [1024, 1024] + [128] * 6
+            self.empty_token = tokenizer.convert_tokens_to_ids("<|empty|>")
+
+        def preprocess_input(self, input=None):
+            if isinstance(input, dict):
+                codes = input["audio_codes"]
+                codes = torch.cat([codes] + [codes[-1:]] * ((-codes.shape[0]) % 4))
+                return codes.reshape(-1)
+            return super().preprocess_input(input)
+
+    up = UpstreamPrompts()
+    generator = torch.Generator().manual_seed(0)
+
+    def clip(frames):
+        return {"audio_codes": torch.stack([torch.randint(0, 1024 if c < 2 else 128, (frames,), generator=generator)
+                                            for c in range(8)], 1)}
+
+    def chat(conversation, **kwargs):
+        out = processor.apply_chat_template(conversation, add_generation_prompt=True, **kwargs)
+        return out["input_ids"][0], out["audio_codes"][0]
+
+    rows = []
+
+    def compare(name, upstream_interleaved, ours_ids_and_codes):
+        ids, codes = mimo.interleaved_to_patches(upstream_interleaved[None].long())
+        same = torch.equal(ids[0], ours_ids_and_codes[0]) and torch.equal(codes[0], ours_ids_and_codes[1])
+        rows.append(("prompt", name, f"{ids.shape[1]} positions, identical: {same}", same))
+
+    a, b, c, voice = clip(10), clip(23), clip(6), clip(9)
+    kwargs = ours.TASK_CHAT_TEMPLATE_KWARGS
+    asr_template = (upstream.asr_zh_templates + upstream.asr_en_templates)[3]
+    compare("ASR", up.get_asr_sft_prompt(a), chat(ours.asr_conversation(a, instruction=asr_template), **kwargs["asr"]))
+    for text in ("Good morning, Sir.", "hello there", "今天天气很好"):
+        templates = upstream.tts_zh_templates if upstream.detect_language(text) == "zh" else upstream.tts_en_templates
+        tts = dict(template=templates[3], capitalize=True)
+        compare(f"TTS {text!r}", up.get_tts_sft_prompt(text), chat(ours.tts_conversation(text, **tts), **kwargs["tts"]))
+        compare(f"instruct-TTS {text!r}", up.get_tts_sft_prompt(text, instruct="happy"),
+                chat(ours.tts_conversation(text, instruction="happy", **tts), **kwargs["instruct_tts"]))
+        compare(f"instruct-TTS + voice {text!r}", up.get_tts_sft_prompt(text, instruct="sad", prompt_speech=voice),
+                chat(ours.tts_conversation(text, instruction="sad", voice=voice, **tts), **kwargs["instruct_tts"]))
+        compare(f"natural-instruction TTS {text!r}", up.get_tts_sft_prompt(text, read_text_only=False),
+                chat(ours.tts_conversation(text, natural_instruction=True, capitalize=True), **kwargs["instruct_tts"]))
+        compare(f"natural-instruction TTS + voice {text!r}",
+                up.get_tts_sft_prompt(text, read_text_only=False, prompt_speech=voice),
+                chat(ours.tts_conversation(text, natural_instruction=True, voice=voice, capitalize=True),
+                     **kwargs["instruct_tts"]))
+    for thinking in (False, True):
+        compare(f"audio understanding, thinking={thinking}",
+                up.get_audio_understanding_sft_prompt(a, "What is it?", thinking=thinking),
+                chat(ours.audio_understanding_conversation(a, "What is it?"), thinking=thinking))
+        compare(f"S2T dialogue, thinking={thinking}", up.get_s2t_dialogue_sft_prompt(a, thinking=thinking),
+                chat(ours.speech_to_text_dialogue_conversation([{"role": "user", "content": a}]), thinking=thinking))
+        compare(f"text dialogue, thinking={thinking}", up.get_text_dialogue_sft_prompt("How are you?", thinking=thinking),
+                chat(ours.text_dialogue_conversation("How are you?"), thinking=thinking))
+        turns = [{"role": "user", "content": a}, {"role": "assistant", "content": "Fine, thanks."},
+                 {"role": "user", "content": c}]
+        compare(f"S2T dialogue, 2 turns, thinking={thinking}",
+                up.get_s2t_dialogue_sft_multiturn_prompt(turns, thinking=thinking),
+                chat(ours.speech_to_text_dialogue_conversation(turns), thinking=thinking))
+        turns = [{"role": "user", "content": "Hi!"}, {"role": "assistant", "content": "Hello."},
+                 {"role": "user", "content": "Bye"}]
+        compare(f"text dialogue, 2 turns, thinking={thinking}",
+                up.get_text_dialogue_sft_multiturn_prompt(turns, thinking=thinking),
+                chat(ours.text_dialogue_conversation(turns), thinking=thinking))
+    for system_prompt in (None, "Be brief."):
+        for voice_prompt in (None, voice):
+            label = f"system={system_prompt!r}, voice={voice_prompt is not None}"
+            compare(f"S2S dialogue, {label}",
+                    up.get_spoken_dialogue_sft_prompt(a, system_prompt=system_prompt, prompt_speech=voice_prompt),
+                    chat(ours.spoken_dialogue_conversation([{"role": "user", "content": a}], system_prompt=system_prompt,
+                                                           voice=voice_prompt), **kwargs["spoken_dialogue"]))
+            for transcript in ("Hello world, how are you today?", "Hi",
+                               "one two three four five six seven eight nine ten eleven twelve thirteen fourteen"):
+                turns = [{"role": "user", "content": a}, {"role": "assistant", "content": {"text": transcript, "audio": b}},
+                         {"role": "user", "content": c}]
+                compare(f"S2S dialogue, 2 turns, {label}, answer {transcript[:12]!r}",
+                        up.get_spoken_dialogue_sft_multiturn_prompt(turns, system_prompt=system_prompt,
+                                                                     prompt_speech=voice_prompt),
+                        chat(ours.spoken_dialogue_conversation(turns, system_prompt=system_prompt, voice=voice_prompt),
+                             **kwargs["spoken_dialogue"]))
+    examples = [{"input_audio": a, "output_audio": b, "output_transcription": "Good day to you, my dear friend, how are you"},
+                {"input_audio": c, "output_audio": clip(41), "output_transcription": "Hi"}]
+    markup, audios = ours.in_context_learning_s2s_prompt(examples, voice, instruction="Convert the voice.")
+    out = processor(text=markup, audio=audios)
+    compare("few-shot S2S (2 examples)", up.get_in_context_learning_s2s_prompt("Convert the voice.", examples, voice),
+            (out["input_ids"][0], out["audio_codes"][0]))
+    return rows
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--upstream-src", required=True, help="XiaomiMiMo/MiMo-Audio checkout (or its src/)")
@@ -285,7 +432,8 @@ def main(argv=None):
         if not os.path.isdir(os.path.join(args.upstream_src, package)):
             parser.error(f"--upstream-src: no {package}/ in {args.upstream_src}")
     torch.set_num_threads(min(4, torch.get_num_threads()))
-    rows = check_harness(args) + check_language_models(args) + check_codecs(args) + check_streaming(args)
+    rows = (check_prompts(args) + check_harness(args) + check_language_models(args) + check_codecs(args)
+            + check_streaming(args))
     print("| model | configuration | result | agrees |\n|---|---|---|---|")
     for model, name, result, agrees in rows:
         print(f"| {model} | {name} | {result} | {'yes' if agrees else 'NO'} |")
