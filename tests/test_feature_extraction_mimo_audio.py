@@ -1,6 +1,5 @@
 import logging
 import math
-import os
 
 import numpy as np
 import pytest
@@ -12,11 +11,7 @@ from processing.feature_extraction_mimo_audio import (
     htk_mel_filterbank,
     resample_waveform,
 )
-
-
-@pytest.fixture(scope="module")
-def expected(upstream_tokenizer_dir):
-    return np.load(os.path.join(upstream_tokenizer_dir, "expected.npz"))
+from test_modeling_mimo_audio_tokenizer import expected  # noqa: F401 (the fixture's expected.npz)
 
 
 @pytest.fixture(scope="module")

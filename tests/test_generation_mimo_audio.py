@@ -1,14 +1,11 @@
-import os
-
-import numpy as np
 import pytest
 import torch
 from transformers import GenerationConfig, LogitsProcessor, LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
 from transformers.generation import BaseStreamer
 
-from modeling_mimo_audio import MiMoAudioForConditionalGeneration, interleaved_to_patches, patches_to_interleaved
+from modeling_mimo_audio import interleaved_to_patches, patches_to_interleaved
 from modeling_mimo_audio.generation_mimo_audio import build_text_logits_processor, sample_codebook
-from test_modeling_mimo_audio import SPECIAL_IDS, MiMoAudioModelTester
+from test_modeling_mimo_audio import MiMoAudioModelTester, expected, upstream_model  # noqa: F401 (fixtures)
 
 
 tester = MiMoAudioModelTester()
@@ -49,16 +46,6 @@ class RecordingStreamer(BaseStreamer):
 
     def end(self):
         self.ended = True
-
-
-@pytest.fixture(scope="module")
-def upstream_model(upstream_lm_dir):
-    return MiMoAudioForConditionalGeneration.from_pretrained(upstream_lm_dir, **SPECIAL_IDS).eval()
-
-
-@pytest.fixture(scope="module")
-def expected(upstream_lm_dir):
-    return dict(np.load(os.path.join(upstream_lm_dir, "expected.npz")))
 
 
 def test_generated_ids_under_forced_empty_schedule(upstream_model, expected):
