@@ -1,0 +1,1 @@
+"""Miniature MiMo-Audio recipe: a synthetic espeak-ng speech corpus over a small closed vocabulary."""
