@@ -5,6 +5,11 @@
   processor's prompt builders, the task's generation preset, batched left-padded ``generate``);
   base-model few-shot prompts (``few_shot``) are rendered as processor markup here and generated
   with the ``few_shot_mmau`` / ``in_context_learning_s2s`` presets.
+  A spoken dialogue with ``thinking`` (``s2s_dialogue`` + ``thinking=True``, e.g. the arithmetic task) goes to
+  the pipeline's ``chat`` task with ``reply="speech"``: the conversation (history, then the user's audio) is
+  rendered with ``apply_chat_template(..., add_generation_prompt=True, thinking=True, speech_output=True)``, so the
+  generation prompt is ``<|im_start|>assistant\n<think>\n``; the model writes its thinking, ``</think>``, then a
+  streaming speech segment, whose text channel is the answer and whose patches are decoded to audio.
 - :class:`CodecBackend` -- the audio tokenizer alone, for ``reconstruct`` requests.
 
 Upstream's evaluation runs one item at a time; here a batch of requests of the same kind shares one
@@ -34,6 +39,8 @@ _PIPELINE_TASK = {
     "s2s_dialogue": "spoken_dialogue",
     "text_dialogue": "text_dialogue",
 }
+# `generate` arguments that are objects, not GenerationConfig fields: they go to `generate` beside the config.
+_GENERATE_OBJECT_ARGS = ("logits_processor", "stopping_criteria")
 # SpeechMMLU's decoding limits upstream: 5-10 new positions for text answers, 10-25 for speech.
 _FEW_SHOT_MIN_NEW_TOKENS = {"text": 5, "speech": 10}
 
@@ -117,7 +124,35 @@ class MiMoAudioBackend:
         limits = [n for n in (request.max_new_tokens, self.max_new_tokens) if n]
         return {"max_new_tokens": int(min(limits))} if limits else {}
 
+    def _thinking_dialogue_request(self, request: GenerationRequest) -> Dict:
+        """A ``chat`` request (reply speech, thinking) for a spoken dialogue with a thinking block."""
+        from processing.prompts_mimo_audio import spoken_dialogue_conversation
+
+        from .metrics.audio import resample
+
+        if request.audio is None:
+            raise ValueError(f"request {request.id!r}: s2s_dialogue needs `audio`")
+        rate = self.processor.feature_extractor.sampling_rate
+
+        def part(wave, sampling_rate=rate):  # an audio part at the processor's rate (no per-clip resampling warning)
+            return {"audio": resample(wave, sampling_rate, rate).astype(np.float32), "sampling_rate": rate}
+
+        turns = []
+        for turn in self._history_turns(request) if request.history else []:
+            content = turn["content"]
+            if isinstance(content, np.ndarray):
+                content = part(content)
+            elif isinstance(content, dict):
+                content = {"text": content["text"], "audio": part(content["audio"])}
+            turns.append({"role": turn["role"], "content": content})
+        turns.append({"role": "user", "content": part(request.audio, request.sampling_rate)})
+        voice = part(request.prompt_audio, request.prompt_sampling_rate) if request.prompt_audio is not None else None
+        messages = spoken_dialogue_conversation(turns, voice=voice)
+        return {"task": "chat", "messages": messages, "reply": "speech", "thinking": True}
+
     def _pipeline_request(self, request: GenerationRequest) -> Dict:
+        if request.kind == "s2s_dialogue" and request.thinking:
+            return self._thinking_dialogue_request(request)
         out = {"task": _PIPELINE_TASK[request.kind]}
         if request.audio is not None and request.kind != "tts":
             out["audio"] = _audio_dict(request.audio, request.sampling_rate)
@@ -171,10 +206,11 @@ class MiMoAudioBackend:
         if batch[0].kind == "s2s_dialogue" and self.dialogue_preset:
             from processing.generation_presets import get_generation_preset
 
-            kwargs["generation_config"] = get_generation_preset(
+            objects = {k: kwargs.pop(k) for k in _GENERATE_OBJECT_ARGS if k in kwargs}
+            config = get_generation_preset(
                 self.dialogue_preset, self.processor, **{k: v for k, v in kwargs.items() if k != "generation_config"}
             )
-            kwargs = {"generation_config": kwargs["generation_config"]}
+            kwargs = {"generation_config": config, **objects}
         outputs = self.pipeline([self._pipeline_request(r) for r in batch], batch_size=len(batch), **kwargs)
         generations = []
         for request, output in zip(batch, outputs):

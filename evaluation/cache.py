@@ -4,7 +4,7 @@ Layout of a run folder::
 
     RUN/run_config.json     what produced the generations (task, model, dataset, settings)
     RUN/generations.jsonl   one line per finished item: {"id", "text", "audio_path"?, "sampling_rate"?}
-    RUN/audio/<id>.wav      speech outputs
+    RUN/audio/<id>.wav      speech outputs (none for an item that generated no speech)
 
 A batch's lines are written (and flushed) only after the whole batch is generated, so killing the
 run loses at most the batch in flight; a half-written last line is ignored with a warning. Running
@@ -83,9 +83,11 @@ def _save_audio(run_dir: str, item_id: str, generation: Generation) -> Optional[
         return None
     import soundfile as sf
 
+    wave = np.asarray(generation.audio, dtype=np.float32).reshape(-1)
+    if wave.size == 0:  # no speech generated: recorded as no audio (tasks count it, e.g. `num_no_audio`)
+        return None
     relative = os.path.join("audio", _safe_filename(item_id) + ".wav")
     os.makedirs(os.path.join(run_dir, "audio"), exist_ok=True)
-    wave = np.asarray(generation.audio, dtype=np.float32).reshape(-1)
     sf.write(os.path.join(run_dir, relative), wave, int(generation.sampling_rate))
     return relative
 
@@ -136,6 +138,11 @@ def load_generated_audio(run_dir: str, record: Dict[str, Any]):
     """``(waveform, sampling_rate)`` of a record's speech output, or ``(None, None)`` if it produced none."""
     if not record.get("audio_path"):
         return None, None
+    import soundfile as sf
+
     from .data import load_audio
 
-    return load_audio(os.path.join(run_dir, record["audio_path"]))
+    path = os.path.join(run_dir, record["audio_path"])
+    if sf.info(path).frames == 0:  # an empty clip cached by an older version
+        return None, None
+    return load_audio(path)

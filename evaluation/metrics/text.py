@@ -11,6 +11,9 @@ English and characters for Chinese, see :mod:`evaluation.normalization`):
 - **corpus error rate** = ``sum(S + D + I) / sum(N)`` over all utterances, the definition of
   ``evaluate.load("wer")`` / ``jiwer.wer`` on lists. Long utterances weigh more.
 
+English scoring spells digit numbers 0..100 out on both sides first (``spell_numbers=True``, the
+default of every function here; see :mod:`evaluation.normalization`), so Whisper's "7" matches "seven".
+
 ``evaluate``'s ``wer``/``cer`` modules are scripts fetched from the Hub at first use, which breaks
 offline; we call ``jiwer`` (the library those scripts wrap) directly, so nothing touches the network.
 """
@@ -50,12 +53,16 @@ class ErrorCounts:
         return asdict(self)
 
 
-def error_counts(reference: str, hypothesis: str, lang: str, normalize: bool = True) -> ErrorCounts:
-    """Align ``hypothesis`` to ``reference`` (after the protocol's normalisation) and count edits."""
+def error_counts(reference: str, hypothesis: str, lang: str, normalize: bool = True, spell_numbers: bool = True) -> ErrorCounts:
+    """Align ``hypothesis`` to ``reference`` (after the protocol's normalisation) and count edits.
+
+    ``spell_numbers`` (English): digit numbers 0..100 become words on both sides before aligning.
+    """
     import jiwer
 
     if normalize:
-        reference, hypothesis = normalize_text(reference, lang), normalize_text(hypothesis, lang)
+        reference = normalize_text(reference, lang, spell_numbers=spell_numbers)
+        hypothesis = normalize_text(hypothesis, lang, spell_numbers=spell_numbers)
     ref_units, hyp_units = reference.split(), hypothesis.split()
     if not ref_units:
         return ErrorCounts(insertions=len(hyp_units))
@@ -65,9 +72,9 @@ def error_counts(reference: str, hypothesis: str, lang: str, normalize: bool = T
     return ErrorCounts(out.substitutions, out.deletions, out.insertions, out.hits)
 
 
-def utterance_error_rate(reference: str, hypothesis: str, lang: str) -> Optional[float]:
+def utterance_error_rate(reference: str, hypothesis: str, lang: str, spell_numbers: bool = True) -> Optional[float]:
     """``(S + D + I) / N`` for one utterance; ``None`` when the reference normalises to nothing."""
-    counts = error_counts(reference, hypothesis, lang)
+    counts = error_counts(reference, hypothesis, lang, spell_numbers=spell_numbers)
     if counts.reference_length == 0:
         return None
     return counts.errors / counts.reference_length
@@ -82,10 +89,10 @@ def _paired(references: Iterable[str], hypotheses: Iterable[str]):
     return references, hypotheses
 
 
-def mean_utterance_error_rate(references, hypotheses, lang: str) -> dict:
+def mean_utterance_error_rate(references, hypotheses, lang: str, spell_numbers: bool = True) -> dict:
     """Mean of per-utterance error rates (upstream's number). Returns ``{"value", "num_scored", "num_empty_references"}``."""
     references, hypotheses = _paired(references, hypotheses)
-    rates = [utterance_error_rate(r, h, lang) for r, h in zip(references, hypotheses)]
+    rates = [utterance_error_rate(r, h, lang, spell_numbers=spell_numbers) for r, h in zip(references, hypotheses)]
     scored = [r for r in rates if r is not None]
     return {
         "value": sum(scored) / len(scored) if scored else float("nan"),
@@ -94,11 +101,11 @@ def mean_utterance_error_rate(references, hypotheses, lang: str) -> dict:
     }
 
 
-def corpus_error_rate(references, hypotheses, lang: str) -> dict:
+def corpus_error_rate(references, hypotheses, lang: str, spell_numbers: bool = True) -> dict:
     """``sum(S+D+I) / sum(N)`` (``evaluate``'s WER definition) with the summed counts."""
     references, hypotheses = _paired(references, hypotheses)
     total = ErrorCounts()
     for r, h in zip(references, hypotheses):
-        total = total + error_counts(r, h, lang)
+        total = total + error_counts(r, h, lang, spell_numbers=spell_numbers)
     n = total.reference_length
     return {"value": total.errors / n if n else float("nan"), **total.to_dict(), "reference_length": n}

@@ -1,8 +1,10 @@
 """ASR: word error rate (English) / character error rate (Chinese), paper Table 8 (LibriSpeech, AISHELL-1).
 
-Item fields: ``audio``, ``text`` (reference), optional ``language`` (``en``/``zh``; else the task's
-``language`` argument, else detected from the reference). The hypothesis is cut at its first ``(``
-and both sides are normalised as in :mod:`evaluation.normalization`.
+Item fields: ``audio``, ``text`` (reference), optional ``language`` (``en``/``zh``, or a tag such as
+``en-us`` / ``en-029`` read as its base language; else the task's ``language`` argument, else detected
+from the reference). Other fields are ignored. The hypothesis is cut at its first ``(`` and both sides
+are normalised as in :mod:`evaluation.normalization` (English: digit numbers 0..100 spelled out on both
+sides unless ``spell_numbers=False``, so "7" vs "seven" is no error).
 
 Metrics (all in %): ``error_rate`` = mean of per-utterance rates (the paper's number; WER for
 English items, CER for Chinese ones), ``corpus_error_rate`` = total edits / total reference units,
@@ -13,19 +15,27 @@ from typing import Any, Dict, List, Optional
 
 from ..cache import generate_cached
 from ..metrics.text import error_counts
-from ..normalization import detect_language, truncate_at_parenthesis
+from ..normalization import canonical_language, detect_language, truncate_at_parenthesis
 from ..requests import Backend, GenerationRequest
 from .common import TaskResult, item_audio, mean, percent, require_fields
 
 UNIT = {"en": "wer", "zh": "cer"}
 
 
-def score_transcripts(items: List[Dict[str, Any]], hypotheses: List[str], default_language: Optional[str] = None):
+def item_language(item: Dict[str, Any], default_language: Optional[str] = None) -> str:
+    """``"en"`` / ``"zh"`` of an item: its ``language`` field (``en-us`` -> ``en``), else ``default_language``,
+    else detected from its ``text``."""
+    return (canonical_language(item.get("language")) or canonical_language(default_language)
+            or detect_language(item.get("text") or ""))
+
+
+def score_transcripts(items: List[Dict[str, Any]], hypotheses: List[str], default_language: Optional[str] = None,
+                      spell_numbers: bool = True):
     """Per-item error counts and the summary metrics for (reference, hypothesis) pairs (shared with TTS)."""
     scored, metrics = [], {}
     for item, hypothesis in zip(items, hypotheses):
-        lang = item.get("language") or default_language or detect_language(item["text"])
-        counts = error_counts(item["text"], hypothesis, lang)
+        lang = item_language(item, default_language)
+        counts = error_counts(item["text"], hypothesis, lang, spell_numbers=spell_numbers)
         n = counts.reference_length
         scored.append(
             {
@@ -61,16 +71,16 @@ def run(
     run_dir: str,
     batch_size: int = 8,
     language: Optional[str] = None,
+    spell_numbers: bool = True,
 ) -> TaskResult:
     """Transcribe every item with ``backend`` (cached in ``run_dir``) and score it."""
     require_fields(items, ["audio", "text"], "asr")
 
     def make_request(item):
         wave, sr = item_audio(item)
-        lang = item.get("language") or language or detect_language(item["text"])
-        return GenerationRequest(id=item["id"], kind="asr", audio=wave, sampling_rate=sr, language=lang)
+        return GenerationRequest(id=item["id"], kind="asr", audio=wave, sampling_rate=sr, language=item_language(item, language))
 
     records = generate_cached(backend, items, make_request, run_dir, batch_size, description="asr")
     hypotheses = [truncate_at_parenthesis(records[item["id"]]["text"]) for item in items]
-    scored, metrics = score_transcripts(items, hypotheses, language)
+    scored, metrics = score_transcripts(items, hypotheses, language, spell_numbers=spell_numbers)
     return TaskResult("asr", metrics, scored, plots=["error_rate_by_length"])

@@ -6,7 +6,8 @@ as in the paper). The reference is resampled to the reconstruction's rate (24 kH
 
 Metrics (means over items; definitions in :mod:`evaluation.metrics.audio`): ``mel_distance``
 (lower is better), ``pesq_nb``, ``pesq_wb``, ``stoi`` (skipped with a note if ``pesq`` / ``pystoi``
-are not installed), ``speaker_similarity`` (with an ``embedder``). PESQ can fail on clips without
+are not installed; otherwise always present, ``nan`` / ``null`` if they failed on every item),
+``speaker_similarity`` (with an ``embedder``). PESQ can fail on clips without
 detectable speech; such items get ``None`` and are counted in ``num_pesq_failures``.
 """
 
@@ -81,8 +82,9 @@ def run(
         references.append((ref, out_sr))
         outputs.append((out, out_sr))
     metrics = {"num_items": len(rows), "mel_distance": mean(r["mel_distance"] for r in rows)}
-    for key in ("pesq_nb", "pesq_wb", "stoi"):
-        if any(key in r for r in rows):
+    skipped = {note.split(" ", 1)[0] for note in notes}  # metrics whose package is missing
+    for key, enabled in (("pesq_nb", compute_pesq), ("pesq_wb", compute_pesq), ("stoi", compute_stoi)):
+        if enabled and key not in skipped:  # nan (null in results.json) when it failed on every item
             metrics[key] = mean(r.get(key) for r in rows)
     if compute_pesq:
         metrics["num_pesq_failures"] = failures

@@ -2,7 +2,9 @@
 
 Item fields: ``text`` (what to say), optional ``language``, optional ``instruction`` (a style
 instruction: instruct-TTS), optional ``prompt_audio`` (a voice prompt, e.g. Seed-TTS-Eval's prompt
-wav), optional ``reference_audio`` (the similarity reference; defaults to ``prompt_audio``).
+wav), optional ``reference_audio`` (the similarity reference; defaults to ``prompt_audio``), optional
+``audio`` (a recording of ``text``, e.g. the mini corpus' espeak-ng original). ``language`` may be a tag
+such as ``en-us`` (read as ``en``); other fields are ignored.
 
 MiMo-Audio conditions on a voice prompt only in instruct-TTS, so ``prompt_audio`` is sent to the
 model only together with an ``instruction``; otherwise (upstream's Seed-TTS-Eval run, which sends
@@ -15,6 +17,12 @@ is the mean cosine similarity of ``embedder`` embeddings of the output and the r
 an embedder is given and items have a reference). Items that produced no audio are scored with an
 empty transcript (100 % deletions) and counted in ``num_no_audio``.
 
+**The judge on the references.** When items carry ``audio`` (a recording of ``text``), the same
+``transcriber`` also transcribes those recordings, scored the same way: ``judge_wer_reference`` (mean
+per-utterance WER/CER, the counterpart of ``error_rate``) and ``judge_corpus_wer_reference`` (the
+counterpart of ``corpus_error_rate``), over the items that have ``audio`` (``num_reference_audio``). So
+the synthesized speech is reported next to how well the judge hears the originals, on the same items.
+
 Upstream converts Paraformer's output to simplified Chinese (``zhconv``); plug a transcriber that
 does so if yours may output traditional characters.
 """
@@ -22,10 +30,9 @@ does so if yours may output traditional characters.
 from typing import Any, Dict, List, Optional
 
 from ..cache import generate_cached, load_generated_audio
-from ..normalization import detect_language
 from ..requests import Backend, GenerationRequest
 from ..scorers import Embedder, Transcriber, pairwise_similarity
-from .asr import score_transcripts
+from .asr import item_language, score_transcripts
 from .common import TaskResult, item_audio, mean, require_fields
 
 
@@ -63,6 +70,7 @@ def run(
     embedder: Optional[Embedder] = None,
     batch_size: int = 8,
     language: Optional[str] = None,
+    spell_numbers: bool = True,
 ) -> TaskResult:
     """Synthesize every item (cached in ``run_dir``), transcribe it and score WER / speaker similarity."""
     require_fields(items, ["text"], "tts")
@@ -70,7 +78,7 @@ def run(
         raise ValueError("tts needs a `transcriber` (an ASR model, e.g. --asr-model openai/whisper-large-v3)")
 
     def language_of(item):
-        return item.get("language") or language or detect_language(item["text"])
+        return item_language(item, language)
 
     def make_request(item):
         with_voice = item.get("prompt_audio") is not None and item.get("instruction") is not None
@@ -84,10 +92,22 @@ def run(
     outputs = [load_generated_audio(run_dir, records[item["id"]]) for item in items]
     languages = [language_of(item) for item in items]
     transcripts = transcribe_outputs(transcriber, outputs, languages, batch_size)
-    scored, metrics = score_transcripts(items, transcripts, language)
+    scored, metrics = score_transcripts(items, transcripts, language, spell_numbers=spell_numbers)
     metrics["num_no_audio"] = sum(wave is None or len(wave) == 0 for wave, _ in outputs)
     for row, (wave, sr) in zip(scored, outputs):
         row["output_seconds"] = len(wave) / sr if wave is not None else 0.0
+    with_audio = [i for i, item in enumerate(items) if item.get("audio") is not None]
+    if with_audio:
+        recordings = [item_audio(items[i]) for i in with_audio]
+        heard = transcribe_outputs(transcriber, recordings, [languages[i] for i in with_audio], batch_size)
+        reference_rows, reference_metrics = score_transcripts([items[i] for i in with_audio], heard, language,
+                                                              spell_numbers=spell_numbers)
+        for i, transcript, reference_row in zip(with_audio, heard, reference_rows):
+            scored[i]["reference_audio_transcript"] = transcript
+            scored[i]["reference_audio_error_rate"] = reference_row["error_rate"]
+        metrics["judge_wer_reference"] = reference_metrics["error_rate"]
+        metrics["judge_corpus_wer_reference"] = reference_metrics["corpus_error_rate"]
+        metrics["num_reference_audio"] = len(with_audio)
     if embedder is not None:
         references = []
         for item in items:
