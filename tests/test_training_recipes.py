@@ -49,11 +49,20 @@ def test_recipe_entry_point_runs_and_saves(recipe, tmp_path):
         assert not any("audio_loss_c0" in e for e in logs)  # no audio stream is trained in stage 1
     else:
         assert any(all(f"audio_loss_c{c}" in e for c in range(8)) for e in logs)
+    folder = tmp_path / "merged" if recipe == "lora" else tmp_path
     if recipe == "lora":
         assert (tmp_path / "adapter_model.safetensors").exists()
-        assert (tmp_path / "merged" / "model.safetensors").exists()
-    else:
-        assert (tmp_path / "model.safetensors").exists()
+    # A complete folder: model, processor (tokenizer + chat template, feature extractor, codec), generation config
+    # and a model card, so AutoProcessor and every command open it.
+    for name in ("model.safetensors", "config.json", "generation_config.json", "processor_config.json",
+                 "tokenizer.json", "README.md", "audio_tokenizer/model.safetensors"):
+        assert (folder / name).exists(), name
+    from transformers import AutoModelForTextToWaveform, AutoProcessor
+
+    processor = AutoProcessor.from_pretrained(folder)
+    assert type(processor).__name__ == "MiMoAudioProcessor" and processor.audio_tokenizer is not None
+    model = AutoModelForTextToWaveform.from_pretrained(folder)
+    assert model.config.empty_token_id == processor.special_ids["empty"]
 
 
 def test_readme_command_runs_as_a_subprocess(tmp_path):

@@ -20,7 +20,16 @@ from .formats import SpecialTokenIds
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["RECIPES", "parse_args", "load_model_and_tokenizer", "load_train_dataset", "build_trainer", "run_recipe"]
+__all__ = [
+    "RECIPES",
+    "parse_args",
+    "load_model_and_tokenizer",
+    "load_processor",
+    "load_train_dataset",
+    "build_trainer",
+    "save_complete_folder",
+    "run_recipe",
+]
 
 RECIPES = {
     # recipe: fixed properties; learning rates, loss weights and schedules come from the config
@@ -144,6 +153,55 @@ def build_trainer(recipe: str, config: RecipeConfig, model, tokenizer, train_dat
                             data_collator=collator, processing_class=tokenizer, learning_rates=config.learning_rates)
 
 
+def load_processor(config: RecipeConfig):
+    """The processor the trained model is used with: the tiny set's, or the one saved in `model.processor` /
+    `model.name_or_path` (a folder with `processor_config.json`); None when the source has none (an upstream LM
+    folder), in which case only the tokenizer is saved with the model."""
+    spec = config.model
+    if spec.get("tiny"):
+        from modeling_mimo_audio.tiny import build_tiny_model_set
+
+        return build_tiny_model_set(seed=int(spec.get("seed", 0)))[1]
+    source = spec.get("processor") or spec["name_or_path"]
+    if not os.path.isfile(os.path.join(str(source), "processor_config.json")):
+        return None
+    from processing.processing_mimo_audio import MiMoAudioProcessor
+
+    return MiMoAudioProcessor.from_pretrained(source)
+
+
+def write_model_card(output_dir: str, recipe: str, config: RecipeConfig, log_history: list) -> None:
+    """A short README.md: what trained this folder, from what, on which data, and the last logged losses."""
+    losses = [entry for entry in log_history if "loss" in entry]
+    last = losses[-1] if losses else {}
+    lines = [
+        "---", "library_name: transformers", "tags: [mimo-audio, audio, text-to-speech, speech-recognition]", "---",
+        "", f"# MiMo-Audio checkpoint: `{recipe}`", "",
+        f"Trained with `python -m training_recipes.{recipe}` from "
+        f"`{config.model.get('name_or_path') or 'the tiny random set'}`.", "",
+        f"- data: `{config.data.get('train_files') or 'synthetic'}`",
+        f"- steps: {config.training.get('max_steps')}, batch {config.training.get('per_device_train_batch_size')}",
+        f"- last logged loss: {last.get('loss')} (step {last.get('step')})", "",
+        "Load it with `AutoModelForTextToWaveform.from_pretrained(folder)` and `AutoProcessor.from_pretrained(folder)`"
+        " after `import modeling_mimo_audio`.",
+    ]
+    with open(os.path.join(output_dir, "README.md"), "w", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+
+
+def save_complete_folder(output_dir: str, model, processor, tokenizer, recipe: str, config: RecipeConfig,
+                         log_history: list) -> None:
+    """Model + processor (or tokenizer) + generation config + model card, so `AutoProcessor`, the pipelines and
+    every `mimo-audio` command open `output_dir`."""
+    os.makedirs(output_dir, exist_ok=True)
+    model.save_pretrained(output_dir)
+    if processor is not None:
+        processor.save_pretrained(output_dir)
+    else:
+        tokenizer.save_pretrained(output_dir)
+    write_model_card(output_dir, recipe, config, log_history)
+
+
 def _resolve_resume(value, output_dir):
     if value != "latest":
         return value
@@ -192,7 +250,12 @@ def run_recipe(recipe: str, argv=None):
     eval_dataset = load_train_dataset(config, special, tokenizer, split="eval")
     trainer = build_trainer(recipe, config, model, tokenizer, train_dataset, special, eval_dataset)
     trainer.train(resume_from_checkpoint=_resolve_resume(args.resume_from_checkpoint, config.training["output_dir"]))
-    trainer.save_model()
+    processor = load_processor(config)
+    if recipe == "lora":
+        trainer.save_model()  # the adapter; the merged, complete folder is written below
+    else:
+        save_complete_folder(config.training["output_dir"], trainer.model, processor, tokenizer, recipe, config,
+                             trainer.state.log_history)
     if recipe == "lora" and lora.get("merge_after_training", False):
         from .peft_utils import merge_and_save
 
@@ -200,5 +263,9 @@ def run_recipe(recipe: str, argv=None):
             logger.warning("lora.merge_after_training is skipped for QLoRA: merge the saved adapter into a bf16 "
                            "base (docs/training.md)")
         else:
-            merge_and_save(trainer.model, os.path.join(config.training["output_dir"], "merged"), tokenizer)
+            merged_dir = os.path.join(config.training["output_dir"], "merged")
+            merge_and_save(trainer.model, merged_dir, tokenizer)
+            if processor is not None:
+                processor.save_pretrained(merged_dir)
+            write_model_card(merged_dir, recipe, config, trainer.state.log_history)
     return trainer
