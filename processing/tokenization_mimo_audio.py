@@ -26,6 +26,7 @@ __all__ = [
     "load_mimo_audio_tokenizer",
     "mimo_special_token_ids",
     "build_tiny_tokenizer",
+    "train_bpe_tokenizer",
 ]
 
 # In the order of the released tokenizer (151665 ... 151672).
@@ -152,10 +153,23 @@ def build_tiny_tokenizer(vocab_size: int = 640, save_directory: str | os.PathLik
     Returns:
         `PreTrainedTokenizerFast`
     """
+    return train_bpe_tokenizer(_TINY_CORPUS.splitlines(), vocab_size, save_directory)
+
+
+def train_bpe_tokenizer(texts, vocab_size: int, save_directory: str | os.PathLike | None = None):
+    """Trains a byte-level BPE tokenizer on `texts` (an iterable of strings) with Qwen2's pre-tokenizer, then
+    appends `<|endoftext|>`, `<|im_start|>`, `<|im_end|>` and the eight MiMo-Audio tokens as special tokens (in that
+    order; `<|endoftext|>` is eos and pad). Deterministic for the same texts.
+
+    Args:
+        texts: the training text, e.g. a corpus's transcripts plus the prompt texts the tasks use.
+        vocab_size (`int`): size of the BPE vocabulary (256 byte symbols + merges), before the 11 special tokens.
+        save_directory (`str`, *optional*): if given, the tokenizer is also saved there.
+    """
     from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
-    if vocab_size < 300:
-        raise ValueError(f"`vocab_size` must be >= 300 (256 byte symbols + merges), got {vocab_size}")
+    if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size < 300:
+        raise ValueError(f"`vocab_size` must be an int >= 300 (256 byte symbols + merges), got {vocab_size!r}")
     backend = Tokenizer(models.BPE(unk_token=None, fuse_unk=False, byte_fallback=False))
     backend.normalizer = normalizers.NFC()
     backend.pre_tokenizer = pre_tokenizers.Sequence(
@@ -172,7 +186,7 @@ def build_tiny_tokenizer(vocab_size: int = 640, save_directory: str | os.PathLik
         special_tokens=[],
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
-    backend.train_from_iterator(_TINY_CORPUS.splitlines(), trainer=trainer)
+    backend.train_from_iterator(texts, trainer=trainer)
     backend.add_special_tokens(
         [
             AddedToken(t, special=True, normalized=False, single_word=False)

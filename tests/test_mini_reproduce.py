@@ -1,0 +1,88 @@
+"""The miniature's whole chain at toy scale (`reproduce --quick`): corpus -> codec -> LM stages -> eval -> shipped
+folder, then the folder through the Auto classes, the pipeline and the command line, as a user would cross the seams.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (.ci/run installs it)")
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    work = tmp_path_factory.mktemp("mini")
+    shipped = work / "shipped"
+    command = [sys.executable, "-m", "training_recipes.mini.reproduce", "--work-dir", str(work), "--quick",
+               "--ship-to", str(shipped)]
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=1200)
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    return work, shipped, completed.stdout
+
+
+def test_every_stage_ran_and_was_timed(quick_run):
+    work, shipped, _ = quick_run
+    with open(work / "timings.json") as handle:
+        timings = json.load(handle)
+    stages = ["corpus", "codec", "encode", "init", "data", "pretrain_stage1", "pretrain_stage2", "sft", "evaluate",
+              "ship"]
+    assert set(stages) <= set(timings) and timings["total"] > 0
+    with open(work / "eval" / "summary.json") as handle:
+        summary = json.load(handle)
+    for key in ("codec_stoi", "codec_pesq_wb", "codec_mel_distance", "asr_wer_test_voices", "asr_wer_test",
+                "tts_judge_wer", "tts_judge_wer_reference", "arithmetic_accuracy"):
+        assert key in summary, key
+    assert 0.0 <= summary["codec_stoi"] <= 1.0
+
+
+def test_a_rerun_skips_finished_stages(quick_run):
+    work, shipped, _ = quick_run
+    command = [sys.executable, "-m", "training_recipes.mini.reproduce", "--work-dir", str(work), "--quick",
+               "--ship-to", str(shipped), "--only", "corpus", "codec", "sft"]
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    for stage in ("corpus", "codec", "sft"):
+        assert f"[reproduce] {stage}: done already" in completed.stdout
+
+
+def test_shipped_folder_opens_through_auto_classes_and_pipeline(quick_run):
+    import numpy as np
+    from transformers import AutoModelForTextToWaveform, AutoProcessor, pipeline
+
+    import modeling_mimo_audio  # noqa: F401  (registers the Auto classes)
+    from training_recipes.mini.ship import MAX_SHIPPED_BYTES, folder_size
+
+    _, shipped, _ = quick_run
+    assert folder_size(str(shipped)) <= MAX_SHIPPED_BYTES
+    assert (shipped / "README.md").read_text().startswith("---")
+    assert len([name for name in os.listdir(shipped / "samples") if name.endswith(".wav")]) >= 2
+    model = AutoModelForTextToWaveform.from_pretrained(shipped, dtype="float32")
+    processor = AutoProcessor.from_pretrained(shipped)
+    assert type(model).__name__ == "MiMoAudioForConditionalGeneration"
+    assert processor.audio_tokenizer is not None
+    pipe = pipeline("mimo-audio", model=model, processor=processor)
+    result = pipe(np.zeros(24000, dtype=np.float32), task="asr", max_new_tokens=4)
+    assert isinstance(result["text"], str)
+
+
+def test_shipped_folder_through_the_command_line(quick_run, tmp_path):
+    work, shipped, _ = quick_run
+    samples = sorted(str(shipped / "samples" / name) for name in os.listdir(shipped / "samples"))[:2]
+    completed = subprocess.run(
+        [sys.executable, "-m", "modeling_mimo_audio", "transcribe", *samples, "--model", str(shipped),
+         "--max-new-tokens", "4", "--no-progress"], capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    lines = completed.stdout.strip().splitlines()
+    assert [line.split("\t")[0] for line in lines] == samples  # PATH<TAB>TRANSCRIPT, one line per file
+
+    codes = tmp_path / "codes.npy"
+    for command in (["codec", "encode", samples[0], str(codes)], ["codec", "decode", str(codes), str(tmp_path / "rt.wav")]):
+        completed = subprocess.run([sys.executable, "-m", "modeling_mimo_audio", *command, "--audio-tokenizer",
+                                    str(shipped / "audio_tokenizer"), "--no-progress"],
+                                   capture_output=True, text=True, timeout=300)
+        assert completed.returncode == 0, completed.stderr[-2000:]
+    assert (tmp_path / "rt.wav").stat().st_size > 1000

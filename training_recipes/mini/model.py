@@ -1,0 +1,101 @@
+"""The miniature MiMo-Audio's text tokenizer and untrained language model, saved as one Hub-style folder.
+
+`init_mini_folder(codec_dir, texts, output_dir)` trains a small byte-level BPE tokenizer on `texts` (the corpus
+transcripts plus every prompt text the tasks use) with MiMo-Audio's special tokens, builds a small random
+`MiMoAudioForConditionalGeneration` (`mini_lm_config`) whose vocabulary covers it, and saves model + processor
+(tokenizer, chat template, feature extractor, the trained codec in `audio_tokenizer/`) to `output_dir`: the folder
+the pretraining recipes start from (`model.name_or_path`), and one `AutoProcessor` opens.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Iterable
+
+import torch
+
+from modeling_mimo_audio import MiMoAudioConfig, MiMoAudioForConditionalGeneration, MiMoAudioTokenizerModel
+from processing.feature_extraction_mimo_audio import MiMoAudioFeatureExtractor
+from processing.generation_presets import get_generation_preset
+from processing.processing_mimo_audio import MiMoAudioProcessor
+from processing.prompts_mimo_audio import (
+    ASR_TEMPLATES,
+    INSTRUCT_TTS_SYSTEM_PROMPT,
+    SPOKEN_DIALOGUE_VOICE_PROMPT,
+    TTS_TEMPLATES,
+)
+from processing.tokenization_mimo_audio import mimo_special_token_ids, train_bpe_tokenizer
+
+
+__all__ = ["MINI_LM_SIZES", "mini_lm_config", "prompt_texts", "init_mini_folder"]
+
+# Backbone and patch-module sizes of the miniature (about 10M parameters; 20 MB in fp16).
+MINI_LM_SIZES = dict(
+    hidden_size=256,
+    intermediate_size=768,
+    num_hidden_layers=6,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    local_dim=192,
+    local_layers=2,
+    local_attn_heads=4,
+    local_ffn_dim=512,
+    input_local_dim=192,
+    input_local_layers=1,
+)
+
+
+def prompt_texts() -> list[str]:
+    """Every fixed text the task prompts put in front of the model (so BPE learns their words too)."""
+    texts = list(ASR_TEMPLATES["en"]) + list(TTS_TEMPLATES["en"])
+    texts += [INSTRUCT_TTS_SYSTEM_PROMPT, SPOKEN_DIALOGUE_VOICE_PROMPT, "user", "assistant", "system",
+              "<think>\n", "</think>\n", "\n\n", "[Int]:"]
+    return texts
+
+
+def mini_lm_config(tokenizer, codebook_sizes: list[int], **overrides) -> MiMoAudioConfig:
+    """The miniature's LM config: `MINI_LM_SIZES` (with `overrides`), a text vocabulary covering `tokenizer`
+    (rounded up to a multiple of 64), one speech vocabulary per codec codebook (its size + the empty id), and the
+    special ids read from `tokenizer`."""
+    ids = mimo_special_token_ids(tokenizer)
+    sizes = {**MINI_LM_SIZES, **overrides}
+    return MiMoAudioConfig(
+        vocab_size=-(-len(tokenizer) // 64) * 64,
+        max_position_embeddings=2048,
+        patch_size=4,
+        num_codebooks=len(codebook_sizes),
+        speech_vocab_sizes=[size + 1 for size in codebook_sizes],
+        speech_empty_ids=list(codebook_sizes),
+        local_attn_dropout=0.0,
+        initializer_range=0.02,
+        tie_word_embeddings=False,
+        empty_token_id=ids["empty"],
+        sosp_token_id=ids["sosp"],
+        eosp_token_id=ids["eosp"],
+        sostm_token_id=ids["sostm"],
+        eostm_token_id=ids["eostm"],
+        eot_token_id=ids["eot"],
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        **sizes,
+    )
+
+
+def init_mini_folder(codec_dir: str | os.PathLike, texts: Iterable[str], output_dir: str | os.PathLike,
+                     vocab_size: int = 1024, seed: int = 0, **lm_overrides):
+    """Trains the tokenizer on `texts` + `prompt_texts()`, builds the random LM, and saves model + processor (with
+    the codec of `codec_dir`) to `output_dir`. Returns `(model, processor)`."""
+    codec = MiMoAudioTokenizerModel.from_pretrained(codec_dir).eval()
+    tokenizer = train_bpe_tokenizer(list(texts) + prompt_texts(), vocab_size)
+    codebook_sizes = codec.config.codebook_sizes[:8]
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = MiMoAudioForConditionalGeneration(mini_lm_config(tokenizer, codebook_sizes, **lm_overrides))
+    model.generation_config = get_generation_preset("default", tokenizer, max_new_tokens=256)
+    processor = MiMoAudioProcessor(
+        MiMoAudioFeatureExtractor.from_tokenizer_config(codec.config), tokenizer, audio_tokenizer=codec,
+        patch_size=model.config.patch_size, speech_empty_ids=list(model.config.speech_empty_ids),
+    )
+    model.save_pretrained(output_dir)
+    processor.save_pretrained(output_dir)
+    return model, processor

@@ -1,0 +1,195 @@
+"""The miniature's training data: corpus clips -> codec codes -> the examples of each training stage.
+
+- `encode_corpus`: every split of the corpus (`training_recipes.mini.corpus`) through the trained codec, in batches,
+  into `codes/{split}.parquet` (`audio_codes` and, for arithmetic rows, `answer_codes`, both `[8, frames]`).
+- `stage_examples`: one corpus row -> the examples it contributes to a stage:
+  * `pretrain_stage1` (text loss only): ASR-pretraining (audio then transcript), interleaved speech-text
+    (`[Int]:` + a streaming segment), and the transcript as plain text;
+  * `pretrain_stage2` (text + audio loss): the same plus TTS-pretraining (text then a streaming segment speaking it);
+  * `sft`, in the released chat formats: ASR (the fixed evaluation instruction, sometimes another English template,
+    with the empty think block the inference prompt carries), TTS (the default template), instruct-TTS with a style
+    instruction espeak-ng realises (voice gender and speed) after a `<think>` trace, and spoken arithmetic: a spoken
+    question, a `<think>` trace working it out, and the answer as a spoken streaming segment.
+- `build_stage_data`: writes `{stage}/train-*.parquet` (and `{stage}/eval.parquet` from the validation split) of
+  formatted examples the recipes read as `data.train_files` / `data.eval_files`.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import random
+
+import numpy as np
+
+from ..formats import conversation_example, interleaved_example, SpecialTokenIds, asr_pretrain_example
+from ..formats import text_only_example, tts_pretrain_example
+
+
+__all__ = ["STAGES", "style_instruction", "encode_corpus", "stage_examples", "build_stage_data"]
+
+STAGES = ("pretrain_stage1", "pretrain_stage2", "sft")
+ASR_INSTRUCTION = "Transcribe the following voice message"
+TTS_TEMPLATE = "Please convert this text to speech"
+
+
+def speed_word(speed: int) -> str:
+    """espeak-ng words per minute -> "slowly" / "at a normal pace" / "quickly"."""
+    if speed <= 150:
+        return "slowly"
+    if speed >= 190:
+        return "quickly"
+    return "at a normal pace"
+
+
+def style_instruction(gender: str, speed: int) -> tuple[str, str]:
+    """`(instruction, thinking trace)` of an instruct-TTS example, e.g. ("a female voice speaking quickly",
+    "The voice is female and the pace is fast.")."""
+    pace = {"slowly": "slow", "quickly": "fast", "at a normal pace": "normal"}[speed_word(speed)]
+    return f"a {gender} voice speaking {speed_word(speed)}", f"The voice is {gender} and the pace is {pace}."
+
+
+def arithmetic_thinking(question: str, answer: str) -> str:
+    """"what is three plus four", "seven" -> "three plus four is seven"."""
+    return f"{question.removeprefix('what is ').strip()} is {answer}"
+
+
+def encode_corpus(corpus_dir: str, codec_dir: str, output_dir: str, splits=("train", "validation", "test",
+                  "test_voices"), batch_size: int = 32):
+    """Encodes every clip (and arithmetic answer clip) of `splits` with the codec; one Parquet file per split,
+    written once complete (a rerun skips finished splits)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    import torch
+    from tqdm.auto import tqdm
+
+    from modeling_mimo_audio import MiMoAudioTokenizerModel
+    from processing.audio_io import encode_waveforms, load_audio
+    from processing.feature_extraction_mimo_audio import MiMoAudioFeatureExtractor
+
+    codec = MiMoAudioTokenizerModel.from_pretrained(codec_dir).eval()
+    feature_extractor = MiMoAudioFeatureExtractor.from_tokenizer_config(codec.config)
+    rate = codec.config.sampling_rate
+    os.makedirs(output_dir, exist_ok=True)
+
+    def encode(values):
+        waves = [load_audio(v, rate) for v in values]
+        with torch.inference_mode():
+            return [c.numpy().astype(np.int16).tolist() for c in encode_waveforms(codec, feature_extractor, waves, rate, 8)]
+
+    for split in splits:
+        target = os.path.join(output_dir, f"{split}.parquet")
+        files = sorted(glob.glob(os.path.join(corpus_dir, split, "*.parquet")))
+        if os.path.exists(target) or not files:
+            continue
+        table = pa.concat_tables([pq.read_table(f) for f in files])
+        rows = table.drop([c for c in ("audio", "answer_audio") if c in table.column_names]).to_pylist()
+        audio = table.column("audio").to_pylist()
+        answers = table.column("answer_audio").to_pylist() if "answer_audio" in table.column_names else [None] * len(rows)
+        for start in tqdm(range(0, len(rows), batch_size), desc=f"encoding {split}", unit="batch"):
+            stop = min(start + batch_size, len(rows))
+            for row, codes in zip(rows[start:stop], encode(audio[start:stop])):
+                row["audio_codes"] = codes
+            with_answer = [i for i in range(start, stop) if answers[i] and (answers[i].get("bytes") or answers[i].get("path"))]
+            for i, codes in zip(with_answer, encode([answers[i] for i in with_answer]) if with_answer else []):
+                rows[i]["answer_codes"] = codes
+            for i in range(start, stop):
+                rows[i].setdefault("answer_codes", None)
+        pq.write_table(pa.Table.from_pylist(rows), target + ".partial")
+        os.replace(target + ".partial", target)
+
+
+def _asr_messages(row, rng: random.Random, templates) -> list[dict]:
+    instruction = ASR_INSTRUCTION if rng.random() < 0.7 else rng.choice(templates)
+    return [
+        {"role": "user", "content": [{"type": "audio", "audio_codes": row["audio_codes"]},
+                                     {"type": "text", "text": instruction}]},
+        # The empty think block is what the ASR generation prompt ends with at inference.
+        {"role": "assistant", "thinking": "", "content": row["text"]},
+    ]
+
+
+def _spoken_answer(text: str, codes, thinking: str | None) -> dict:
+    answer = {"role": "assistant", "content": [{"type": "text", "text": text}, {"type": "audio", "audio_codes": codes}]}
+    if thinking is not None:
+        answer["thinking"] = thinking
+    return answer
+
+
+def stage_examples(row: dict, stage: str, special: SpecialTokenIds, tokenize, rng: random.Random) -> list[dict]:
+    """The formatted examples one corpus row (with codes) contributes to `stage` (see the module docstring)."""
+    from processing.prompts_mimo_audio import ASR_TEMPLATES, INSTRUCT_TTS_SYSTEM_PROMPT
+
+    codes, text = row["audio_codes"], row["text"]
+    if stage not in STAGES:
+        raise ValueError(f"stage must be one of {STAGES}, got {stage!r}")
+    if stage in ("pretrain_stage1", "pretrain_stage2"):
+        examples = [asr_pretrain_example(codes, text, special, tokenize),
+                    interleaved_example([{"audio": codes, "transcript": text}], special, tokenize)]
+        if stage == "pretrain_stage1":
+            examples.append(text_only_example(text, special, tokenize))
+        else:
+            examples.append(tts_pretrain_example(text, codes, special, tokenize))
+        if row.get("answer_codes"):
+            examples.append(interleaved_example([{"audio": codes, "transcript": text},
+                                                 {"audio": row["answer_codes"], "transcript": row["answer_text"]}],
+                                                special, tokenize))
+        return examples
+
+    if row.get("kind") == "arithmetic":
+        question = [{"role": "user", "content": [{"type": "audio", "audio_codes": codes}]}]
+        thinking = arithmetic_thinking(text, row["answer_text"])
+        return [conversation_example(question + [_spoken_answer(row["answer_text"], row["answer_codes"], thinking)],
+                                     special, tokenize),
+                conversation_example(_asr_messages(row, rng, ASR_TEMPLATES["en"]), special, tokenize)]
+    instruction, thinking = style_instruction(row["gender"], int(row["speed"]))
+    return [
+        conversation_example(_asr_messages(row, rng, ASR_TEMPLATES["en"]), special, tokenize),
+        conversation_example([{"role": "user", "content": f"{TTS_TEMPLATE}: {text}"},
+                              _spoken_answer(text, codes, None)], special, tokenize),
+        conversation_example([{"role": "system", "content": [{"type": "text", "text": INSTRUCT_TTS_SYSTEM_PROMPT}]},
+                              {"role": "user", "content": f"{TTS_TEMPLATE}: {text}({instruction})"},
+                              _spoken_answer(text, codes, thinking)], special, tokenize),
+    ]
+
+
+def build_stage_data(codes_dir: str, model_dir: str, output_dir: str, stages=STAGES, seed: int = 0,
+                     shard_size: int = 4096):
+    """Writes `output_dir/{stage}/train-*.parquet` and `output_dir/{stage}/eval.parquet` for every stage
+    (skipping stages already written)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from tqdm.auto import tqdm
+    from transformers import AutoConfig, AutoTokenizer
+
+    from ..prepare_data import special_token_ids_from_tokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    special = special_token_ids_from_tokenizer(tokenizer, AutoConfig.from_pretrained(model_dir))
+
+    def tokenize(text):
+        return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    splits = {"train": pq.read_table(os.path.join(codes_dir, "train.parquet")).to_pylist()}
+    validation = os.path.join(codes_dir, "validation.parquet")
+    splits["eval"] = pq.read_table(validation).to_pylist() if os.path.exists(validation) else []
+    for stage in stages:
+        folder = os.path.join(output_dir, stage)
+        marker = os.path.join(folder, "complete")
+        if os.path.exists(marker):
+            continue
+        os.makedirs(folder, exist_ok=True)
+        for split, rows in splits.items():
+            rng = random.Random(f"{seed}-{stage}-{split}")
+            examples = [example for row in tqdm(rows, desc=f"{stage} {split} examples", unit="row")
+                        for example in stage_examples(row, stage, special, tokenize, rng)]
+            rng.shuffle(examples)
+            if not examples:
+                continue
+            if split == "eval":
+                pq.write_table(pa.Table.from_pylist(examples), os.path.join(folder, "eval.parquet"))
+                continue
+            for index, start in enumerate(range(0, len(examples), shard_size)):
+                pq.write_table(pa.Table.from_pylist(examples[start : start + shard_size]),
+                               os.path.join(folder, f"train-{index:05d}.parquet"))
+        open(marker, "w").close()
