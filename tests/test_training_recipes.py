@@ -184,6 +184,12 @@ def test_config_errors_are_clear(tmp_path):
         run_recipe("sft", ["--config", tiny_config("pretrain_stage1")])
     with pytest.raises(ValueError, match="no rate for the trainable group 'patch_decoder'"):
         run("pretrain_stage2", tmp_path, "learning_rates.patch_decoder=null")
+    # A misspelt key in any section is refused by name instead of falling back to a default.
+    for override, message in (("data.context_lenght=64", r"unknown data key\(s\) \['context_lenght'\]"),
+                              ("model.name_or_pth=x", r"unknown model key\(s\) \['name_or_pth'\]"),
+                              ("learning_rates.lm=1", r"unknown learning_rates key\(s\) \['lm'\]")):
+        with pytest.raises(ValueError, match=message):
+            run("pretrain_stage1", tmp_path, override)
 
 
 def test_full_configs_carry_the_spec_settings():

@@ -66,6 +66,26 @@ def apply_overrides(raw: dict, overrides: list[str] | None) -> dict:
     return raw
 
 
+# The keys each free-form section understands: a misspelt key is an error, never a silent default.
+SECTION_KEYS = {
+    "model": {"name_or_path", "tiny", "seed", "dtype", "attn_implementation", "special_token_ids", "processor"},
+    "data": {"train_files", "eval_files", "synthetic", "task", "context_length", "pack", "pad_to_multiple_of"},
+    "lora": {"r", "alpha", "dropout", "target_modules", "groups", "modules_to_save", "qlora", "merge_after_training"},
+    "learning_rates": {"patch_encoder", "llm", "patch_decoder"},
+    "loss": {"text_loss_weight", "audio_loss_weights", "empty_token_loss_weight"},
+}
+
+
+def _check_section_keys(path: str, config: "RecipeConfig"):
+    for section, known in SECTION_KEYS.items():
+        value = getattr(config, section)
+        if not isinstance(value, dict):
+            raise ValueError(f"{path}: `{section}` must be a mapping, got {type(value).__name__}")
+        unknown = sorted(set(value) - known)
+        if unknown:
+            raise ValueError(f"{path}: unknown {section} key(s) {unknown}; expected among {sorted(known)}")
+
+
 def load_recipe_config(path: str, overrides: list[str] | None = None, recipe: str | None = None) -> RecipeConfig:
     """Reads a recipe YAML file, applies overrides and checks the sections."""
     if not os.path.isfile(path):
@@ -83,6 +103,7 @@ def load_recipe_config(path: str, overrides: list[str] | None = None, recipe: st
     if recipe is not None and raw["recipe"] != recipe:
         raise ValueError(f"{path} is a {raw['recipe']!r} config, but it was given to the {recipe!r} recipe")
     config = RecipeConfig(**raw)
+    _check_section_keys(path, config)
     model = config.model
     if not model.get("tiny") and not model.get("name_or_path"):
         raise ValueError(f"{path}: model.name_or_path is required (or model.tiny: true for a smoke run)")
