@@ -49,6 +49,7 @@ from processing.prompts_mimo_audio import (
 )
 from processing.tokenization_mimo_audio import build_tiny_tokenizer, ensure_mimo_special_tokens, mimo_special_token_ids
 
+from .mini import MINI_MODEL_DIR, mini_audio_tokenizer_path, mini_model_available, mini_model_path
 from .tiny import build_tiny_model_set
 
 
@@ -83,6 +84,8 @@ def _register_auto_classes():
             "mimo-audio",
             pipeline_class=MiMoAudioPipeline,
             pt_model=MiMoAudioForConditionalGeneration,
+            # `pipeline("mimo-audio")` without a model opens the miniature shipped in the package (local, no download).
+            default={"model": (MINI_MODEL_DIR, None)},
             type="multimodal",
         )
 
@@ -117,6 +120,9 @@ __all__ = [
     "in_context_learning_s2s_prompt",
     "interleaved_to_patches",
     "mimo_special_token_ids",
+    "mini_audio_tokenizer_path",
+    "mini_model_available",
+    "mini_model_path",
     "patches_to_interleaved",
     "speech_continuation_prompt",
     "speech_to_text_dialogue_conversation",

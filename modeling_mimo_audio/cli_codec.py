@@ -5,7 +5,8 @@
     mimo-audio codec decode codes/ wavs/ --audio-tokenizer ./MiMo-Audio-Tokenizer
 
 A `.npy` file holds one clip's codes as int64 `[num_quantizers, frames]` (25 frames per second). Decoding writes
-24 kHz mono WAV files. Nothing is downloaded: `--audio-tokenizer` must be a local folder.
+24 kHz mono WAV files. Nothing is downloaded: `--audio-tokenizer` must be a local folder; without it the codec of
+the shipped miniature MiMo-Audio is used.
 """
 
 import os
@@ -49,7 +50,10 @@ def add_subparsers(subparsers):
 
 def _add_common_arguments(parser):
     parser.add_argument(
-        "--audio-tokenizer", required=True, help="local MiMo-Audio-Tokenizer folder (upstream or saved by this package)"
+        "--audio-tokenizer",
+        default=None,
+        help="local MiMo-Audio-Tokenizer folder (upstream or saved by this package); default: the codec of the "
+        "miniature MiMo-Audio shipped in the package",
     )
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default: cpu)")
     parser.add_argument(
@@ -64,6 +68,13 @@ def _load_codec(args):
     from .modeling_mimo_audio_tokenizer import MiMoAudioTokenizerModel
 
     folder = args.audio_tokenizer
+    if folder is None:
+        from .mini import mini_audio_tokenizer_path
+
+        try:
+            folder = mini_audio_tokenizer_path()
+        except FileNotFoundError as error:
+            raise CodecCliError(f"--audio-tokenizer: not given, and {error}") from error
     if not os.path.isdir(folder):
         raise CodecCliError(f"--audio-tokenizer: {folder!r} is not a folder (a local tokenizer folder is required)")
     if not os.path.isfile(os.path.join(folder, "config.json")):

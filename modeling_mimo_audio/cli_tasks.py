@@ -1,7 +1,8 @@
 """Task sub-commands of `mimo-audio`: `demo`, `transcribe`, `speak`, `chat` (and `convert`).
 
-Every command runs the tiny random model set (no download) unless `--model` names a real checkpoint: a converted
-folder / Hub id, or an upstream release together with `--audio-tokenizer`.
+Every command runs the miniature MiMo-Audio shipped in the package (trained here on espeak-ng speech; no download)
+unless `--model` names another checkpoint: a converted folder / Hub id, an upstream release together with
+`--audio-tokenizer`, or `tiny` for the tiny random model set of the tests.
 """
 
 import os
@@ -15,8 +16,9 @@ def _add_model_arguments(parser):
     group.add_argument(
         "--model",
         default=None,
-        help="converted MiMo-Audio folder or Hub id, or an upstream release folder (then --audio-tokenizer is "
-        "required); default: the tiny random demo model (meaningless output)",
+        help="converted MiMo-Audio folder or Hub id, an upstream release folder (then --audio-tokenizer is "
+        "required), or 'tiny' (the tiny random model of the tests: meaningless output); default: the miniature "
+        "MiMo-Audio shipped in the package (English, a 350-word vocabulary)",
     )
     group.add_argument("--audio-tokenizer", default=None, help="MiMo-Audio-Tokenizer folder or Hub id")
     group.add_argument("--text-tokenizer", default=None, help="text tokenizer folder (default: --model)")
@@ -98,7 +100,7 @@ def _run_demo(args) -> int:
         text_tokenizer=args.text_tokenizer,
         cache_dir=args.cache_dir,
         output_dir=args.output_dir,
-        max_new_tokens=args.max_new_tokens or 16,
+        max_new_tokens=args.max_new_tokens,
         device=args.device,
         dtype=args.dtype,
         seed=args.seed,
@@ -139,7 +141,8 @@ def _transcribe(args, model, processor, is_tiny) -> int:
     pipe = _pipeline(model, processor)
     results = pipe(list(args.audio), task="asr", batch_size=args.batch_size, **_generation_kwargs(args, is_tiny, 32))
     for path, result in zip(args.audio, results):
-        print(f"{path}\t{result['text']}" if len(args.audio) > 1 else result["text"])
+        # One `PATH<TAB>TRANSCRIPT` line per file, whatever the number of files, so the output is easy to parse.
+        print(f"{path}\t{result['text'].strip()}")
     return 0
 
 

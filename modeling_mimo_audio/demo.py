@@ -15,6 +15,7 @@ import numpy as np
 
 __all__ = [
     "DEFAULT_CACHE_DIR",
+    "TINY_MODEL_NAME",
     "TINY_MODEL_NOTE",
     "load_model_and_processor",
     "run_demo",
@@ -83,12 +84,18 @@ def _is_hf_native(model_name_or_path) -> bool:
     return config_dict.get("model_type") == "mimo_audio"
 
 
+TINY_MODEL_NAME = "tiny"
+
+
 def load_model_and_processor(
     model=None, audio_tokenizer=None, text_tokenizer=None, cache_dir=None, device=None, dtype=None, seed=0
 ):
     """Load `(model, processor, is_tiny)` for the task commands.
 
-    - `model=None`: the tiny random model set from `build_tiny_model_set`, cached in `cache_dir`
+    - `model=None`: the miniature MiMo-Audio shipped in the package (`modeling_mimo_audio.mini_model_path()`), a
+      model trained here that does real work on its small vocabulary; the tiny random set when the package was
+      installed without it.
+    - `model="tiny"`: the tiny random model set from `build_tiny_model_set`, cached in `cache_dir`
       (default `~/.cache/mimo_audio_demo`); no download.
     - `model` = a converted (`model_type: "mimo_audio"`) folder or Hub id: the model and processor from it; the codec
       from its `audio_tokenizer/` sub-folder (local or on the Hub) unless `audio_tokenizer` names another one.
@@ -96,8 +103,13 @@ def load_model_and_processor(
       is required and `text_tokenizer` defaults to `model`.
     """
     from .convert_mimo_audio_checkpoint import _resolve_dtype, load_upstream_release
+    from .mini import mini_model_available, mini_model_path
 
-    if model is None:
+    if model is None and mini_model_available():
+        model = mini_model_path()
+        if dtype is None:
+            dtype = "float32"  # shipped in float16 to stay small; CPU inference runs in float32
+    if model is None or model == TINY_MODEL_NAME:
         if audio_tokenizer is not None or text_tokenizer is not None:
             raise ValueError("--audio-tokenizer / --text-tokenizer: only meaningful together with --model")
         from .tiny import build_tiny_model_set
@@ -163,7 +175,7 @@ def run_demo(
     text_tokenizer=None,
     cache_dir=None,
     output_dir=None,
-    max_new_tokens=16,
+    max_new_tokens=None,
     device=None,
     dtype=None,
     seed=0,
@@ -172,10 +184,11 @@ def run_demo(
 ) -> dict:
     """Run the demo's steps and return a summary dict (timings, texts, written files).
 
-    Steps: load (or build and cache) the model set; synthesize a 2 s clip; codec round trip (wav -> codes -> wav);
-    ASR of the clip; TTS of a sentence written to a wav; one batched pipeline call of four requests (two ASR
-    clips of different lengths, two text dialogues: one generate call per task). Every generation is capped at
-    `max_new_tokens` positions.
+    Steps: load the model set (the shipped miniature by default; `model="tiny"` builds and caches the tiny random
+    set); take the input clips (`demo_inputs`); codec round trip (wav -> codes -> wav); ASR of the clip; TTS of a
+    sentence written to a wav; one batched pipeline call of four requests (two ASR clips of different lengths and
+    two requests of a second task: one generate call per task). Generation is capped at `max_new_tokens` positions
+    (default: the checkpoint's own cap; 16 for the tiny random set).
     """
     import torch
 
@@ -189,13 +202,47 @@ def run_demo(
         lm, processor, is_tiny = load_model_and_processor(
             model, audio_tokenizer, text_tokenizer, cache_dir=cache_dir, device=device, dtype=dtype, seed=seed
         )
+    inputs = demo_inputs(model, processor.feature_extractor.sampling_rate, seed)
     with single_thread_for_tiny_model(is_tiny):
         return _run_demo_steps(lm, processor, is_tiny, cache_dir, output_dir, max_new_tokens, seed, progress, timings,
-                               summary, printer)
+                               summary, printer, inputs)
+
+
+DEMO_TTS_TEXT = "Hello from the MiMo-Audio demo."
+TINY_DEMO_MAX_NEW_TOKENS = 16
+MINI_DEMO_TTS_TEXT = "the red dog sees four green birds"
+
+
+def demo_inputs(model, sampling_rate: int, seed: int = 0) -> dict:
+    """The demo's inputs: with the shipped miniature (`model=None`), its own sample clips (espeak-ng speech in
+    voices it never trained on, `samples/*.wav` of its folder) and a sentence of its vocabulary; otherwise a
+    synthesized speech-like tone and an English sentence."""
+    from .mini import mini_model_available, mini_model_path
+
+    if model is None and mini_model_available():
+        from processing.audio_io import load_audio
+
+        folder = os.path.join(mini_model_path(), "samples")
+        clips = sorted(name for name in os.listdir(folder) if name.endswith(".wav")) if os.path.isdir(folder) else []
+        if len(clips) >= 2:
+            return {
+                "clip": load_audio(os.path.join(folder, clips[0]), sampling_rate),
+                "short_clip": load_audio(os.path.join(folder, clips[1]), sampling_rate),
+                "clip_name": clips[0],
+                "tts_text": MINI_DEMO_TTS_TEXT,
+                "second_task": ("tts", ["one two three", "the blue cat runs"]),
+            }
+    return {
+        "clip": synthesize_clip(2.0, sampling_rate, seed=seed),
+        "short_clip": synthesize_clip(1.2, sampling_rate, seed=seed + 1),
+        "clip_name": "a synthesized 2 s tone",
+        "tts_text": DEMO_TTS_TEXT,
+        "second_task": ("text_dialogue", ["Say something nice.", "What is the capital of France?"]),
+    }
 
 
 def _run_demo_steps(lm, processor, is_tiny, cache_dir, output_dir, max_new_tokens, seed, progress, timings, summary,
-                    printer):
+                    printer, inputs):
     import torch
     from transformers import pipeline
 
@@ -206,9 +253,9 @@ def _run_demo_steps(lm, processor, is_tiny, cache_dir, output_dir, max_new_token
     printer(f"  language model: {n_params / 1e6:.2f} M parameters, device {lm.device}, dtype {lm.dtype}")
 
     sampling_rate = processor.feature_extractor.sampling_rate
-    clip = synthesize_clip(2.0, sampling_rate, seed=seed)
+    clip = inputs["clip"]
     summary["files"]["input"] = _write_wav(os.path.join(output_dir, "demo_input.wav"), clip, sampling_rate)
-    printer(f"  synthesized input clip: {clip.shape[0] / sampling_rate:.1f} s at {sampling_rate} Hz")
+    printer(f"  input clip: {inputs['clip_name']}, {clip.shape[0] / sampling_rate:.1f} s at {sampling_rate} Hz")
 
     with step("codec round trip", timings, printer):
         codec = processor.audio_tokenizer
@@ -229,7 +276,9 @@ def _run_demo_steps(lm, processor, is_tiny, cache_dir, output_dir, max_new_token
         )
 
     pipe = pipeline("mimo-audio", model=lm, processor=processor, device=lm.device)
-    generation = {"max_new_tokens": max_new_tokens, "progress": progress}
+    generation = {"progress": progress}
+    if max_new_tokens is not None or is_tiny:
+        generation["max_new_tokens"] = max_new_tokens or TINY_DEMO_MAX_NEW_TOKENS
 
     with step("ASR", timings, printer):
         result = pipe(clip, task="asr", **generation)
@@ -241,7 +290,8 @@ def _run_demo_steps(lm, processor, is_tiny, cache_dir, output_dir, max_new_token
         if is_tiny:
             printer("  (tiny model: the text head is forced to <|empty|> so that audio patches are generated)")
             tts_generation["logits_processor"] = speech_forcing_processor(lm.config.empty_token_id)
-        result = pipe("Hello from the MiMo-Audio demo.", task="tts", **tts_generation)
+        printer(f"  text: {inputs['tts_text']!r}")
+        result = pipe(inputs["tts_text"], task="tts", **tts_generation)
         audio = result["audio"] if result["audio"] is not None else np.zeros(0, np.float32)
         summary["files"]["tts"] = _write_wav(os.path.join(output_dir, "demo_tts.wav"), audio, result["sampling_rate"])
         printer(f"  text channel: {result['text']!r}")
@@ -249,16 +299,18 @@ def _run_demo_steps(lm, processor, is_tiny, cache_dir, output_dir, max_new_token
 
     with step("batched call", timings, printer):
         # Requests are grouped by task; each group is ONE left-padded generate call.
-        short_clip = synthesize_clip(1.2, sampling_rate, seed=seed + 1)
+        short_clip = inputs["short_clip"]
+        second_task, texts = inputs["second_task"]
         requests = [
             {"task": "asr", "audio": clip},
-            {"task": "text_dialogue", "text": "Say something nice."},
+            {"task": second_task, "text": texts[0]},
             {"task": "asr", "audio": short_clip},
-            {"task": "text_dialogue", "text": "What is the capital of France?"},
+            {"task": second_task, "text": texts[1]},
         ]
         results = pipe(requests, **generation)
         summary["batch"] = [r["text"] for r in results]
-        printer(f"  {len(requests)} requests, 2 generate calls (asr x2: clips of 2.0 s and 1.2 s; text_dialogue x2)")
+        printer(f"  {len(requests)} requests, 2 generate calls (asr x2: clips of {clip.shape[0] / sampling_rate:.1f} s "
+                f"and {short_clip.shape[0] / sampling_rate:.1f} s; {second_task} x2)")
         for request, result in zip(requests, results):
             printer(f"  {request['task']}: {result['text']!r}")
 

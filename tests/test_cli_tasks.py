@@ -48,7 +48,7 @@ def test_parser_has_task_commands():
 
 
 def test_demo_runs_end_to_end(cache_dir, capsys):
-    assert main(["demo", "--cache-dir", cache_dir]) == 0
+    assert main(["demo", "--model", "tiny", "--cache-dir", cache_dir]) == 0
     output_dir = os.path.join(cache_dir, "outputs")
     printed = capsys.readouterr().out
     assert TINY_MODEL_NOTE in printed
@@ -72,7 +72,7 @@ def test_demo_runs_end_to_end(cache_dir, capsys):
 
 def test_demo_runs_as_module(cache_dir, tmp_path):
     completed = subprocess.run(
-        [sys.executable, "-m", "modeling_mimo_audio", "demo", "--cache-dir", cache_dir,
+        [sys.executable, "-m", "modeling_mimo_audio", "demo", "--model", "tiny", "--cache-dir", cache_dir,
          "--output-dir", str(tmp_path), "--max-new-tokens", "4", "--no-progress"],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
@@ -82,7 +82,7 @@ def test_demo_runs_as_module(cache_dir, tmp_path):
 
 
 def test_transcribe_prints_one_line_per_file(cache_dir, clip_path, capsys):
-    assert main(["transcribe", clip_path, clip_path, "--cache-dir", cache_dir, "--max-new-tokens", "6"]) == 0
+    assert main(["transcribe", clip_path, clip_path, "--model", "tiny", "--cache-dir", cache_dir, "--max-new-tokens", "6"]) == 0
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith(clip_path)]
     assert len(lines) == 2
     # Greedy ASR of the same clip in one batch gives the same transcript twice.
@@ -91,12 +91,12 @@ def test_transcribe_prints_one_line_per_file(cache_dir, clip_path, capsys):
 
 def test_transcribe_missing_file_is_a_clear_error(cache_dir, tmp_path):
     with pytest.raises(FileNotFoundError, match="AUDIO"):
-        main(["transcribe", str(tmp_path / "nope.wav"), "--cache-dir", cache_dir])
+        main(["transcribe", str(tmp_path / "nope.wav"), "--model", "tiny", "--cache-dir", cache_dir])
 
 
 def test_speak_writes_a_wav(cache_dir, tmp_path, capsys):
     output = tmp_path / "out" / "hello.wav"
-    argv = ["speak", "Hello there.", "--output", str(output), "--cache-dir", cache_dir, "--max-new-tokens", "6"]
+    argv = ["speak", "Hello there.", "--output", str(output), "--model", "tiny", "--cache-dir", cache_dir, "--max-new-tokens", "6"]
     assert main(argv) == 0
     assert output.is_file()
     waveform, rate = sf.read(str(output))
@@ -108,7 +108,7 @@ def test_speak_writes_a_wav(cache_dir, tmp_path, capsys):
 
 def test_speak_with_a_style_instruction_and_voice(cache_dir, clip_path, tmp_path, capsys):
     output = tmp_path / "styled.wav"
-    base = ["speak", "Hello there.", "--output", str(output), "--cache-dir", cache_dir, "--max-new-tokens", "4"]
+    base = ["speak", "Hello there.", "--output", str(output), "--model", "tiny", "--cache-dir", cache_dir, "--max-new-tokens", "4"]
     assert main(base + ["--voice", clip_path]) == 2
     assert "--voice needs --instruct" in capsys.readouterr().err
     assert main(base + ["--instruct", "Speak happily.", "--voice", clip_path]) == 0
@@ -118,7 +118,7 @@ def test_speak_with_a_style_instruction_and_voice(cache_dir, clip_path, tmp_path
 def test_chat_loop_keeps_history_and_writes_speech_turns(cache_dir, clip_path, tmp_path, monkeypatch, capsys):
     out_dir = tmp_path / "chat"
     monkeypatch.setattr(sys, "stdin", io.StringIO("Hello!\n/audio " + clip_path + "\nWhat is this?\n/quit\nignored\n"))
-    argv = ["chat", "--cache-dir", cache_dir, "--reply", "speech", "--output-dir", str(out_dir)]
+    argv = ["chat", "--model", "tiny", "--cache-dir", cache_dir, "--reply", "speech", "--output-dir", str(out_dir)]
     argv += ["--max-new-tokens", "6"]
     assert main(argv) == 0
     printed = capsys.readouterr().out
@@ -130,7 +130,7 @@ def test_chat_loop_keeps_history_and_writes_speech_turns(cache_dir, clip_path, t
 
 def test_bad_max_new_tokens_is_a_clear_error(cache_dir, clip_path):
     with pytest.raises(ValueError, match="max-new-tokens"):
-        main(["transcribe", clip_path, "--cache-dir", cache_dir, "--max-new-tokens", "0"])
+        main(["transcribe", clip_path, "--model", "tiny", "--cache-dir", cache_dir, "--max-new-tokens", "0"])
 
 
 def test_chat_keeps_spoken_answers_as_codes_in_history(cache_dir, tmp_path, monkeypatch, capsys):
@@ -171,7 +171,7 @@ def test_chat_keeps_spoken_answers_as_codes_in_history(cache_dir, tmp_path, monk
     monkeypatch.setattr(MiMoAudioPipeline, "postprocess", recording_postprocess)
     monkeypatch.setattr(sys, "stdin", io.StringIO("Hello!\nAgain?\n"))
     out_dir = tmp_path / "chat"
-    argv = ["chat", "--cache-dir", cache_dir, "--reply", "speech", "--output-dir", str(out_dir)]
+    argv = ["chat", "--model", "tiny", "--cache-dir", cache_dir, "--reply", "speech", "--output-dir", str(out_dir)]
     assert main(argv + ["--max-new-tokens", "3", "--no-progress"]) == 0
     first, _ = sf.read(str(out_dir / "chat_turn_01.wav"))
     assert first.shape == (3 * 4 * 960,)

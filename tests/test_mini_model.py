@@ -1,0 +1,106 @@
+"""The shipped miniature MiMo-Audio does real work: it is the default of the commands and pipelines, it transcribes
+held-out voices, speaks, and its codec reconstructs speech."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import modeling_mimo_audio
+from modeling_mimo_audio.mini import MINI_MODEL_DIR
+
+pytestmark = pytest.mark.skipif(not modeling_mimo_audio.mini_model_available(),
+                                reason="the miniature is not shipped in this checkout")
+
+
+@pytest.fixture(scope="module")
+def mini():
+    from transformers import AutoModelForTextToWaveform, AutoProcessor
+
+    model = AutoModelForTextToWaveform.from_pretrained(MINI_MODEL_DIR, dtype="float32").eval()
+    processor = AutoProcessor.from_pretrained(MINI_MODEL_DIR)
+    return model, processor
+
+
+@pytest.fixture(scope="module")
+def samples():
+    folder = os.path.join(MINI_MODEL_DIR, "samples")
+    with open(os.path.join(folder, "transcripts.json")) as handle:
+        transcripts = json.load(handle)
+    return {os.path.join(folder, name): entry["text"] for name, entry in transcripts.items()}
+
+
+def test_shipped_folder_is_small_and_complete():
+    from training_recipes.mini.ship import MAX_SHIPPED_BYTES, folder_size
+
+    assert folder_size(MINI_MODEL_DIR) <= MAX_SHIPPED_BYTES
+    for name in ("config.json", "model.safetensors", "generation_config.json", "processor_config.json",
+                 "tokenizer.json", "README.md", "audio_tokenizer/config.json", "audio_tokenizer/model.safetensors"):
+        assert os.path.isfile(os.path.join(MINI_MODEL_DIR, name)), name
+
+
+def test_the_commands_default_to_the_miniature():
+    from modeling_mimo_audio.demo import load_model_and_processor
+
+    model, processor, is_tiny = load_model_and_processor(None)
+    assert not is_tiny and model.dtype.is_floating_point and str(model.dtype) == "torch.float32"
+    assert model.config.hidden_size == 256
+    tiny, _, is_tiny = load_model_and_processor("tiny")
+    assert is_tiny and tiny.config.hidden_size == 64
+
+
+def test_transcribes_held_out_voices(mini, samples):
+    from transformers import pipeline
+
+    from evaluation.metrics.text import corpus_error_rate
+
+    model, processor = mini
+    pipe = pipeline("mimo-audio", model=model, processor=processor)
+    paths = [p for p in samples if "arithmetic" not in p]
+    results = pipe(paths, task="asr")
+    hypotheses = [r["text"].strip().lower() for r in results]
+    wer = corpus_error_rate([samples[p] for p in paths], hypotheses, "en")
+    assert wer["value"] <= 0.35, (wer, list(zip(hypotheses, [samples[p] for p in paths])))
+
+
+def test_speaks_and_its_own_transcription_matches(mini):
+    from transformers import pipeline
+
+    model, processor = mini
+    pipe = pipeline("mimo-audio", model=model, processor=processor)
+    text = "one two three"
+    spoken = pipe(text, task="tts", do_sample=False)
+    audio = spoken["audio"]
+    assert spoken["sampling_rate"] == 24000 and 0.4 < audio.shape[0] / 24000 < 4.0
+    assert np.isfinite(audio).all() and np.abs(audio).max() > 0.01
+    heard = pipe({"raw": audio, "sampling_rate": 24000}, task="asr")["text"].strip().lower()
+    assert heard == text
+
+
+def test_codec_reconstructs_speech(mini, samples):
+    from pystoi import stoi
+
+    from processing.audio_io import load_audio
+
+    _, processor = mini
+    path = next(iter(samples))
+    from processing.audio_io import encode_waveforms
+
+    wave = load_audio(path, 24000)
+    codes = encode_waveforms(processor.audio_tokenizer, processor.feature_extractor, [wave], 24000, 8)[0]
+    assert codes.shape[0] == 8
+    decoded = processor.audio_tokenizer.decode(codes[None]).audio_values[0, 0].float().numpy()[: wave.shape[0]]
+    decoded = np.pad(decoded, (0, wave.shape[0] - decoded.shape[0]))
+    assert stoi(wave, decoded, 24000) > 0.75
+
+
+def test_transcribe_command_without_model_arguments(samples):
+    paths = sorted(samples)[:2]
+    completed = subprocess.run([sys.executable, "-m", "modeling_mimo_audio", "transcribe", *paths, "--no-progress"],
+                               capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    lines = completed.stdout.strip().splitlines()
+    assert [line.split("\t")[0] for line in lines] == paths
