@@ -65,7 +65,7 @@ def test_pretraining_stages(tokenizer, special):
 
 def test_sft_examples_match_the_inference_prompts(tokenizer, special):
     rng = random.Random(0)
-    asr, tts, instruct = stage_examples(_row(), "sft", special, tokenizer.encode, rng)
+    asr, asr_again, tts, instruct = stage_examples(_row(), "sft", special, tokenizer.encode, rng)
     # ASR: the target is the transcript (and the turn end), after the empty think block of the ASR prompt.
     target = _decode(tokenizer, asr["labels"])
     assert target.startswith("the red dog sees four green birds") and "<think>" not in target

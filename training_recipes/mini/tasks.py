@@ -143,7 +143,9 @@ def stage_examples(row: dict, stage: str, special: SpecialTokenIds, tokenize, rn
                                      special, tokenize),
                 conversation_example(_asr_messages(row, rng, ASR_TEMPLATES["en"]), special, tokenize)]
     instruction, thinking = style_instruction(row["gender"], int(row["speed"]))
+    # ASR twice (independent instruction draws): listening is what the short pretraining learned least.
     return [
+        conversation_example(_asr_messages(row, rng, ASR_TEMPLATES["en"]), special, tokenize),
         conversation_example(_asr_messages(row, rng, ASR_TEMPLATES["en"]), special, tokenize),
         conversation_example([{"role": "user", "content": f"{TTS_TEMPLATE}: {text}"},
                               _spoken_answer(text, codes, None)], special, tokenize),
@@ -160,12 +162,14 @@ def build_stage_data(codes_dir: str, model_dir: str, output_dir: str, stages=STA
     import pyarrow as pa
     import pyarrow.parquet as pq
     from tqdm.auto import tqdm
-    from transformers import AutoConfig, AutoTokenizer
+    from transformers import AutoTokenizer
+
+    from modeling_mimo_audio import MiMoAudioConfig
 
     from ..prepare_data import special_token_ids_from_tokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    special = special_token_ids_from_tokenizer(tokenizer, AutoConfig.from_pretrained(model_dir))
+    special = special_token_ids_from_tokenizer(tokenizer, MiMoAudioConfig.from_pretrained(model_dir))
 
     def tokenize(text):
         return tokenizer(text, add_special_tokens=False)["input_ids"]
