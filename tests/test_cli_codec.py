@@ -89,6 +89,13 @@ def test_errors_are_one_line_messages(tmp_path, upstream_tokenizer_dir, expected
     assert "Traceback" not in err
 
 
-def test_audio_tokenizer_is_required():
-    with pytest.raises(SystemExit):
-        run(["codec", "encode", "a.wav", "a.npy"])
+def test_default_audio_tokenizer_is_the_shipped_miniature(tmp_path):
+    import modeling_mimo_audio
+
+    if not modeling_mimo_audio.mini_model_available():
+        pytest.skip("the miniature is not shipped in this checkout")
+    wav, codes = tmp_path / "a.wav", tmp_path / "a.npy"
+    sf.write(str(wav), (0.1 * np.sin(np.arange(24000) / 10.0)).astype(np.float32), 24000)
+    assert run(["codec", "encode", str(wav), str(codes), "--no-progress"]) == 0
+    loaded = np.load(codes)
+    assert loaded.shape[0] == 8 and abs(loaded.shape[1] - 25) <= 1

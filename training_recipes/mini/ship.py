@@ -109,7 +109,18 @@ def model_card(work_dir: str, size_bytes: int, parameters: dict) -> str:
     else:
         lines.append("(no evaluation results in this run)")
     lines += ["", "Numbers come from `mimo-audio eval` (see `training_recipes/mini/evaluate.py`).", ""]
-    return "\n".join(lines)
+    summary = _read_json(os.path.join(work_dir, "eval", "summary.json")) or {}
+    wer = summary.get("asr_wer_test_voices")
+    lines += ["## Limitations", "",
+              "English espeak-ng speech of the 350-word vocabulary only. The Whisper tiny.en judge is itself weak on "
+              "word lists (see its WER on the originals above)."]
+    if wer is not None and wer > 50:
+        lines += ["", f"**The language model is undertrained**: its ASR WER is {wer:.0f} % on held-out voices. It "
+                  "answers with fluent vocabulary words that are mostly unrelated to the audio, and its speech is not "
+                  "yet intelligible. It does use the audio (its ASR-pretraining loss is lower with the right clip than "
+                  "with another one), but the training budget (about 50 minutes of LM training on 2 CPU cores) was "
+                  "too small. The codec is usable as it is."]
+    return "\n".join(lines) + "\n"
 
 
 def write_samples(corpus_dir: str, folder: str, count: int = 2) -> dict:
