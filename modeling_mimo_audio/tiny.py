@@ -28,7 +28,7 @@ from transformers.utils import logging
 from processing.feature_extraction_mimo_audio import MiMoAudioFeatureExtractor
 from processing.generation_presets import get_generation_preset
 from processing.processing_mimo_audio import MiMoAudioProcessor
-from processing.tokenization_mimo_audio import build_tiny_tokenizer, mimo_special_token_ids
+from processing.tokenization_mimo_audio import build_tiny_tokenizer, lm_config_token_ids
 
 from .configuration_mimo_audio import MiMoAudioConfig
 from .configuration_mimo_audio_tokenizer import MiMoAudioTokenizerConfig
@@ -69,7 +69,6 @@ def tiny_codec_config() -> MiMoAudioTokenizerConfig:
 def tiny_lm_config(tokenizer) -> MiMoAudioConfig:
     """A tiny LM config whose text vocabulary covers `tokenizer` (rounded up to a multiple of 16) and whose special
     token ids are read from it."""
-    ids = mimo_special_token_ids(tokenizer)
     vocab_size = -(-len(tokenizer) // 16) * 16
     return MiMoAudioConfig(
         vocab_size=vocab_size,
@@ -91,14 +90,7 @@ def tiny_lm_config(tokenizer) -> MiMoAudioConfig:
         input_local_layers=1,
         local_attn_dropout=0.0,
         initializer_range=0.1,
-        empty_token_id=ids["empty"],
-        sosp_token_id=ids["sosp"],
-        eosp_token_id=ids["eosp"],
-        sostm_token_id=ids["sostm"],
-        eostm_token_id=ids["eostm"],
-        eot_token_id=ids["eot"],
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
+        **lm_config_token_ids(tokenizer),
         tie_word_embeddings=False,
     )
 

@@ -23,6 +23,7 @@ __all__ = [
     "MIMO_AUDIO_SPECIAL_TOKENS",
     "QWEN_CHAT_SPECIAL_TOKENS",
     "ensure_mimo_special_tokens",
+    "lm_config_token_ids",
     "load_mimo_audio_tokenizer",
     "mimo_special_token_ids",
     "build_tiny_tokenizer",
@@ -111,6 +112,15 @@ def mimo_special_token_ids(tokenizer) -> dict[str, int]:
             f"`tokenizer` lacks the MiMo-Audio special tokens {missing}; call `ensure_mimo_special_tokens(tokenizer)`"
         )
     return {name: int(vocab[tok]) for name, tok in _TOKEN_NAMES.items()}
+
+
+def lm_config_token_ids(tokenizer) -> dict[str, int]:
+    """The token-id keyword arguments of a `MiMoAudioConfig` whose text vocabulary is `tokenizer`'s:
+    `empty_token_id`, `sosp_token_id`, ..., `eot_token_id`, `eos_token_id`, `pad_token_id`."""
+    ids = mimo_special_token_ids(tokenizer)
+    kwargs = {f"{name}_token_id": ids[name] for name in ("empty", "sosp", "eosp", "sostm", "eostm", "eot")}
+    kwargs.update(eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+    return kwargs
 
 
 # A small built-in bilingual text: enough merges for readable tiny-model tests, small enough to train in ~0.1 s.

@@ -24,7 +24,7 @@ from processing.prompts_mimo_audio import (
     SPOKEN_DIALOGUE_VOICE_PROMPT,
     TTS_TEMPLATES,
 )
-from processing.tokenization_mimo_audio import mimo_special_token_ids, train_bpe_tokenizer
+from processing.tokenization_mimo_audio import lm_config_token_ids, train_bpe_tokenizer
 
 
 __all__ = ["MINI_LM_SIZES", "mini_lm_config", "prompt_texts", "init_mini_folder"]
@@ -57,7 +57,6 @@ def mini_lm_config(tokenizer, codebook_sizes: list[int], **overrides) -> MiMoAud
     """The miniature's LM config: `MINI_LM_SIZES` (with `overrides`), a text vocabulary covering `tokenizer`
     (rounded up to a multiple of 64), one speech vocabulary per codec codebook (its size + the empty id), and the
     special ids read from `tokenizer`."""
-    ids = mimo_special_token_ids(tokenizer)
     sizes = {**MINI_LM_SIZES, **overrides}
     return MiMoAudioConfig(
         vocab_size=-(-len(tokenizer) // 64) * 64,
@@ -69,14 +68,7 @@ def mini_lm_config(tokenizer, codebook_sizes: list[int], **overrides) -> MiMoAud
         local_attn_dropout=0.0,
         initializer_range=0.02,
         tie_word_embeddings=False,
-        empty_token_id=ids["empty"],
-        sosp_token_id=ids["sosp"],
-        eosp_token_id=ids["eosp"],
-        sostm_token_id=ids["sostm"],
-        eostm_token_id=ids["eostm"],
-        eot_token_id=ids["eot"],
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
+        **lm_config_token_ids(tokenizer),
         **sizes,
     )
 
