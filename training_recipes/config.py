@@ -86,15 +86,20 @@ def _check_section_keys(path: str, config: "RecipeConfig"):
             raise ValueError(f"{path}: unknown {section} key(s) {unknown}; expected among {sorted(known)}")
 
 
+def read_yaml_mapping(path, what: str = "the config") -> dict:
+    """A YAML file that must hold a mapping (empty file -> {}); a clear error when it is missing or not a mapping."""
+    with open(path, encoding="utf-8") as handle:
+        raw = yaml.safe_load(handle) or {}
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: {what} must be a mapping, got {type(raw).__name__}")
+    return raw
+
+
 def load_recipe_config(path: str, overrides: list[str] | None = None, recipe: str | None = None) -> RecipeConfig:
     """Reads a recipe YAML file, applies overrides and checks the sections."""
     if not os.path.isfile(path):
         raise ValueError(f"--config {path!r} is not a file (the shipped configs are in {CONFIG_DIR})")
-    with open(path, encoding="utf-8") as handle:
-        raw = yaml.safe_load(handle) or {}
-    if not isinstance(raw, dict):
-        raise ValueError(f"{path}: a recipe config must be a mapping, got {type(raw).__name__}")
-    raw = apply_overrides(raw, overrides)
+    raw = apply_overrides(read_yaml_mapping(path, "a recipe config"), overrides)
     known = set(RecipeConfig.__dataclass_fields__)
     unknown = set(raw) - known
     if unknown:

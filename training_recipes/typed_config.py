@@ -25,9 +25,7 @@ import types
 import typing
 from typing import Any
 
-import yaml
-
-from .config import apply_overrides
+from .config import apply_overrides, read_yaml_mapping
 
 
 __all__ = ["from_dict", "load_typed_config", "to_dict"]
@@ -113,8 +111,4 @@ def load_typed_config(cls, path: str | os.PathLike, overrides: list[str] | None 
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise ValueError(f"--config {path!r} is not a file")
-    with open(path, encoding="utf-8") as handle:
-        raw = yaml.safe_load(handle) or {}
-    if not isinstance(raw, dict):
-        raise ValueError(f"{path}: the config must be a mapping, got {type(raw).__name__}")
-    return from_dict(cls, apply_overrides(raw, overrides), where=os.path.basename(path))
+    return from_dict(cls, apply_overrides(read_yaml_mapping(path), overrides), where=os.path.basename(path))
