@@ -8,10 +8,12 @@ folder / ``.jsonl``, Parquet shards -- a folder of them, a glob, or a corpus roo
 ``items.jsonl`` and ``plots/`` into ``--output-dir``.
 """
 
+import argparse
 import json
 import logging
 import os
-import sys
+
+from modeling_mimo_audio.cli import UsageError, check_output_dir, check_path, check_positive, check_source_path
 
 TASKS = {
     "asr": "ASR word / character error rate (LibriSpeech, AISHELL-1)",
@@ -28,6 +30,17 @@ TASKS = {
 }
 
 
+def _json_object(text):
+    """``--generate-kwargs``: a JSON object (argparse reports anything else as a usage error of that argument)."""
+    try:
+        value = json.loads(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"expected a JSON object, e.g. '{{\"do_sample\": false}}': {error}") from error
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"expected a JSON object, e.g. '{{\"do_sample\": false}}', got {text!r}")
+    return value
+
+
 def _common_arguments(parser):
     group = parser.add_argument_group("model")
     group.add_argument("--model", help="MiMo-Audio checkpoint (folder or Hub id); omitted: the tiny random demo model")
@@ -37,7 +50,7 @@ def _common_arguments(parser):
     group.add_argument("--dtype", default=None, help="model dtype, e.g. bfloat16")
     group.add_argument("--max-new-tokens", type=int, default=None, help="cap on generated positions per item")
     group.add_argument(
-        "--generate-kwargs", type=json.loads, default=None, metavar="JSON",
+        "--generate-kwargs", type=_json_object, default=None, metavar="JSON",
         help='extra generate arguments as a JSON object, e.g. \'{"do_sample": false}\'',
     )
     group = parser.add_argument_group("data and output")
@@ -144,7 +157,7 @@ def _column_map(text):
     mapping = {}
     for pair in text.split(","):
         if "=" not in pair:
-            raise ValueError(f"--column-map: expected SRC=DST pairs separated by commas, got {pair!r}")
+            raise UsageError(f"--column-map: expected SRC=DST pairs separated by commas, got {pair!r}")
         source, target = pair.split("=", 1)
         mapping[source.strip()] = target.strip()
     return mapping
@@ -169,36 +182,79 @@ def _load_scorers(args):
     return transcriber, speaker, style
 
 
-def run_task_command(args) -> int:
-    from modeling_mimo_audio.demo import TINY_MODEL_NOTE, load_model_and_processor
+_SPEECHMMLU_MODES = ("t2t", "s2t", "t2s", "s2s")
 
-    from .backend import CodecBackend, MiMoAudioBackend
-    from .cache import prepare_run_dir
+
+def _check_task_arguments(args):
+    """What can be checked without data or models: numbers, paths, conflicts (`UsageError`, before anything loads)."""
+    from modeling_mimo_audio.cli_tasks import check_model_arguments
+
+    check_model_arguments(args)
+    check_positive(args.batch_size, "--batch-size")
+    check_positive(args.limit, "--limit")
+    check_positive(getattr(args, "num_shots", None), "--num-shots", minimum=0)
+    check_positive(getattr(args, "num_quantizers", None), "--num-quantizers")
+    if not any(ch in args.dataset for ch in "*?["):  # a glob is resolved (and reported) by the data loader
+        check_source_path(args.dataset, "--dataset")
+    check_output_dir(args.output_dir, "--output-dir")
+    for name in ("asr_model", "speaker_model", "style_model"):  # only on the tasks that score with them
+        check_source_path(getattr(args, name, None), "--" + name.replace("_", "-"))
+    if args.eval_task == "tts" and not args.asr_model:
+        raise UsageError("--asr-model: required by eval tts (the ASR model that transcribes the synthesized speech, "
+                         "e.g. whisper-offline)")
+    if args.eval_task == "speechmmlu":
+        modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+        unknown = sorted(set(modes) - set(_SPEECHMMLU_MODES))
+        if unknown or not modes:
+            raise UsageError(f"--modes: expected a comma-separated subset of {','.join(_SPEECHMMLU_MODES)}, got "
+                             f"{args.modes!r}")
+    if getattr(args, "judge", None) is not None:
+        from .judges import load_judge
+
+        try:
+            return load_judge(args.judge)
+        except (ValueError, ImportError) as error:
+            raise UsageError(f"--judge: {error}") from error
+    return None
+
+
+def _load_items(args):
     from .data import load_eval_dataset
-    from .report import write_report
 
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("evaluation").setLevel(logging.INFO)  # resume / skipped-metric messages
-    if args.batch_size < 1:
-        raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
     where = None
     if args.eval_task == "arithmetic":
         from .tasks.arithmetic import is_arithmetic_item
 
         where = is_arithmetic_item  # the corpus' random / sentence rows are not questions
-    items = load_eval_dataset(
-        args.dataset, split=args.split, config=args.dataset_config, column_map=_column_map(args.column_map),
-        limit=args.limit, filters=args.filters, where=where,
-    )
+    try:
+        items = load_eval_dataset(
+            args.dataset, split=args.split, config=args.dataset_config, column_map=_column_map(args.column_map),
+            limit=args.limit, filters=args.filters, where=where,
+        )
+    except (ValueError, FileNotFoundError) as error:  # a malformed --filter, a split or pattern that matches nothing
+        raise UsageError(str(error) if str(error).startswith("--") else f"--dataset: {error}") from error
     if not items:
-        raise ValueError(f"--dataset {args.dataset!r} has no items" + (" matching --filter" if args.filters else "")
+        raise UsageError(f"--dataset {args.dataset!r} has no items" + (" matching --filter" if args.filters else "")
                          + (" with an answer_text (arithmetic rows)" if where is not None else ""))
-    prepare_run_dir(args.output_dir, _run_config(args), overwrite=args.overwrite)
-    model, processor, is_tiny = load_model_and_processor(
-        model=args.model, audio_tokenizer=args.audio_tokenizer, text_tokenizer=args.text_tokenizer, device=args.device, dtype=args.dtype
-    )
-    if is_tiny:
-        print(TINY_MODEL_NOTE, file=sys.stderr)
+    return items
+
+
+def run_task_command(args) -> int:
+    from modeling_mimo_audio.cli_tasks import load_model
+
+    from .backend import CodecBackend, MiMoAudioBackend
+    from .cache import prepare_run_dir
+    from .report import write_report
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("evaluation").setLevel(logging.INFO)  # resume / skipped-metric messages
+    judge = _check_task_arguments(args)
+    items = _load_items(args)
+    try:
+        prepare_run_dir(args.output_dir, _run_config(args), overwrite=args.overwrite)
+    except ValueError as error:  # the folder holds generations made with other settings
+        raise UsageError(f"--output-dir: {error}") from error
+    model, processor, is_tiny = load_model(args)
     transcriber, speaker, style = _load_scorers(args)
     task = args.eval_task
     common = {"items": items, "run_dir": args.output_dir, "batch_size": args.batch_size}
@@ -209,7 +265,7 @@ def run_task_command(args) -> int:
         result = codec.run(backend, embedder=speaker, compute_pesq=not args.no_pesq, compute_stoi=not args.no_stoi, **common)
     else:
         backend = MiMoAudioBackend(model, processor, max_new_tokens=args.max_new_tokens, generate_kwargs=_generate_kwargs(args))
-        result = _run_generation_task(task, backend, args, transcriber, speaker, style, common)
+        result = _run_generation_task(task, backend, args, transcriber, speaker, style, judge, common)
     if args.filters:  # not part of run_config (they do not change an item's generation): say so in the report
         result.notes.append("items selected with " + " ".join(f"--filter {f}" for f in args.filters))
     results = write_report(result, args.output_dir)
@@ -231,16 +287,12 @@ def _generate_kwargs(args):
     return kwargs
 
 
-def _run_generation_task(task, backend, args, transcriber, speaker, style, common):
-    from .judges import load_judge
+def _run_generation_task(task, backend, args, transcriber, speaker, style, judge, common):
     from .tasks import arithmetic, asr, icl_s2s, judged_dialogue, mcqa, speechmmlu, tts
 
     if task == "asr":
         return asr.run(backend, language=args.language, spell_numbers=args.spell_numbers, **common)
     if task == "tts":
-        if transcriber is None:
-            raise ValueError("eval tts: --asr-model is required (the ASR model that transcribes the synthesized speech, "
-                             "e.g. whisper-offline)")
         return tts.run(backend, transcriber=transcriber, embedder=speaker, language=args.language,
                        spell_numbers=args.spell_numbers, **common)
     if task == "arithmetic":
@@ -260,13 +312,21 @@ def _run_generation_task(task, backend, args, transcriber, speaker, style, commo
         )
     benchmark = "bigbench_audio" if task == "bigbench-audio" else "multichallenge"
     return judged_dialogue.run(
-        backend, judge=load_judge(args.judge), mode=args.mode, benchmark=benchmark, threshold=args.threshold,
+        backend, judge=judge, mode=args.mode, benchmark=benchmark, threshold=args.threshold,
         transcriber=transcriber, thinking=args.thinking, language=args.language or "en", **common,
     )
 
 
 def run_compare_command(args) -> int:
-    from .report import compare_runs, render_comparison
+    from .report import RESULTS_FILE, compare_runs, render_comparison
+
+    for option, run in (("RUN_A", args.run_a), ("RUN_B", args.run_b)):
+        check_path(run, option)
+        if os.path.isdir(run) and not os.path.isfile(os.path.join(run, RESULTS_FILE)):
+            raise UsageError(f"{option}: the folder {run} has no {RESULTS_FILE}; run `mimo-audio eval TASK ... "
+                             f"--output-dir {run}` first")
+    if args.output is not None and os.path.isdir(args.output):
+        raise UsageError(f"--output: expected a Markdown file name, but {args.output} is a folder")
 
     comparison = compare_runs(args.run_a, args.run_b)
     label_a = os.path.basename(os.path.normpath(args.run_a)) or "A"

@@ -12,13 +12,11 @@ the shipped miniature MiMo-Audio is used.
 import os
 import sys
 
+from .cli import UsageError, check_audio_file, check_device, check_path, check_positive
+
 __all__ = ["add_subparsers"]
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
-
-
-class CodecCliError(Exception):
-    """A user error reported as one line on stderr (exit status 2), never a traceback."""
 
 
 def add_subparsers(subparsers):
@@ -62,10 +60,10 @@ def _add_common_arguments(parser):
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
-def _load_codec(args):
-    import torch
-
-    from .modeling_mimo_audio_tokenizer import MiMoAudioTokenizerModel
+def _codec_config(args):
+    """Checks `--audio-tokenizer` and `--device` and reads the codec's config (no weights yet):
+    `(folder, config, device)`."""
+    from .configuration_mimo_audio_tokenizer import MiMoAudioTokenizerConfig
 
     folder = args.audio_tokenizer
     if folder is None:
@@ -74,31 +72,38 @@ def _load_codec(args):
         try:
             folder = mini_audio_tokenizer_path()
         except FileNotFoundError as error:
-            raise CodecCliError(f"--audio-tokenizer: not given, and {error}") from error
-    if not os.path.isdir(folder):
-        raise CodecCliError(f"--audio-tokenizer: {folder!r} is not a folder (a local tokenizer folder is required)")
+            raise UsageError(f"--audio-tokenizer: not given, and {error}") from error
+    check_path(folder, "--audio-tokenizer", kind="dir")
     if not os.path.isfile(os.path.join(folder, "config.json")):
-        raise CodecCliError(f"--audio-tokenizer: {folder!r} has no config.json")
+        raise UsageError(f"--audio-tokenizer: the folder {folder} has no config.json (a local tokenizer folder)")
+    device = check_device(args.device)
     try:
-        device = torch.device(args.device)
-    except RuntimeError as error:
-        raise CodecCliError(f"--device: {error}") from error
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise CodecCliError("--device: CUDA was requested but is not available")
-    model = MiMoAudioTokenizerModel.from_pretrained(folder, dtype=getattr(torch, args.dtype), local_files_only=True)
+        config = MiMoAudioTokenizerConfig.from_pretrained(folder, local_files_only=True)
+    except (OSError, ValueError, TypeError) as error:
+        raise UsageError(f"--audio-tokenizer: cannot read {os.path.join(folder, 'config.json')}: {error}") from error
+    return folder, config, device
+
+
+def _load_codec(folder, config, device, args):
+    import torch
+
+    from .modeling_mimo_audio_tokenizer import MiMoAudioTokenizerModel
+
+    model = MiMoAudioTokenizerModel.from_pretrained(
+        folder, config=config, dtype=getattr(torch, args.dtype), local_files_only=True
+    )
     return model.to(device).eval()
 
 
 def _pairs(input_path, output_path, extensions, output_extension):
     """(source, destination) pairs for a file or a folder of files."""
-    if not os.path.exists(input_path):
-        raise CodecCliError(f"input {input_path!r} does not exist")
+    check_path(input_path, "INPUT")
     if os.path.isdir(input_path):
         if os.path.isfile(output_path):
-            raise CodecCliError(f"input {input_path!r} is a folder, so output {output_path!r} must be a folder")
+            raise UsageError(f"OUTPUT: INPUT {input_path} is a folder, so OUTPUT {output_path} must be a folder")
         names = sorted(n for n in os.listdir(input_path) if n.lower().endswith(extensions))
         if not names:
-            raise CodecCliError(f"folder {input_path!r} has no {'/'.join(extensions)} files")
+            raise UsageError(f"INPUT: the folder {input_path} has no {'/'.join(extensions)} files")
         os.makedirs(output_path, exist_ok=True)
         return [
             (os.path.join(input_path, n), os.path.join(output_path, os.path.splitext(n)[0] + output_extension))
@@ -118,40 +123,29 @@ def _progress(items, args, description):
     return tqdm(items, desc=description, unit="file", disable=args.no_progress or len(items) < 2)
 
 
-def _report(error) -> int:
-    print(f"error: {error}", file=sys.stderr)
-    return 2
-
-
 def run_encode(args) -> int:
-    """Handler of `codec encode`."""
-    try:
-        return _encode(args)
-    except (CodecCliError, ValueError, TypeError) as error:
-        return _report(error)
-
-
-def _encode(args) -> int:
+    """Handler of `codec encode`: every argument and input file is checked before the codec loads."""
     import numpy as np
     import soundfile as sf
     import torch
 
     from processing.feature_extraction_mimo_audio import MiMoAudioFeatureExtractor
 
+    check_positive(args.num_quantizers, "--num-quantizers")
+    folder, config, device = _codec_config(args)
+    if args.num_quantizers > config.num_quantizers:
+        raise UsageError(f"--num-quantizers: expected 1 to {config.num_quantizers}, got {args.num_quantizers}")
     pairs = _pairs(args.input, args.output, AUDIO_EXTENSIONS, ".npy")
-    model = _load_codec(args)
-    if not 1 <= args.num_quantizers <= model.config.num_quantizers:
-        raise CodecCliError(f"--num-quantizers: expected 1 to {model.config.num_quantizers}, got {args.num_quantizers}")
+    for source, _ in pairs:
+        check_audio_file(source, "INPUT")
+    model = _load_codec(folder, config, device, args)
     extractor = MiMoAudioFeatureExtractor.from_tokenizer_config(model.config)
     for source, destination in _progress(pairs, args, "encoding"):
-        try:
-            audio, rate = sf.read(source, dtype="float32", always_2d=True)
-        except (RuntimeError, sf.LibsndfileError) as error:
-            raise CodecCliError(f"cannot read audio file {source!r}: {error}") from error
+        audio, rate = sf.read(source, dtype="float32", always_2d=True)
         try:
             features = extractor(audio.T.copy(), sampling_rate=rate, device=model.device)
-        except (ValueError, TypeError) as error:
-            raise CodecCliError(f"{source}: {error}") from error
+        except (ValueError, TypeError) as error:  # the samples themselves (NaN, ...): an input error
+            raise UsageError(f"INPUT: {source}: {error}") from error
         with torch.inference_mode():
             codes = model.encode(features["input_features"], features["attention_mask"], args.num_quantizers)
         np.save(destination, codes.audio_codes[0].cpu().numpy().astype(np.int64))
@@ -159,37 +153,43 @@ def _encode(args) -> int:
     return 0
 
 
-def run_decode(args) -> int:
-    """Handler of `codec decode`."""
+def _read_codes(source):
+    """One `.npy` file of integer codes as `[num_quantizers, frames]` (a leading batch axis of 1 is dropped)."""
+    import numpy as np
+
     try:
-        return _decode(args)
-    except (CodecCliError, ValueError, TypeError) as error:
-        return _report(error)
+        codes = np.load(source, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise UsageError(f"INPUT: cannot read codes file {source}: {error}") from error
+    if codes.ndim == 3 and codes.shape[0] == 1:
+        codes = codes[0]
+    if codes.ndim != 2 or not np.issubdtype(codes.dtype, np.integer):
+        raise UsageError(
+            f"INPUT: {source}: expected integer codes [num_quantizers, frames], got {codes.dtype} shape {codes.shape}"
+        )
+    if codes.shape[1] == 0:
+        raise UsageError(f"INPUT: {source}: the codes file is empty (0 frames)")
+    return codes
 
 
-def _decode(args) -> int:
+def run_decode(args) -> int:
+    """Handler of `codec decode`: every argument and codes file is checked before the codec loads."""
     import numpy as np
     import soundfile as sf
     import torch
 
+    folder, config, device = _codec_config(args)
     pairs = _pairs(args.input, args.output, (".npy",), ".wav")
-    model = _load_codec(args)
+    for source, _ in pairs:
+        _read_codes(source)  # header and dtype; the arrays are small (int64, 25 frames per second)
+    model = _load_codec(folder, config, device, args)
     for source, destination in _progress(pairs, args, "decoding"):
-        try:
-            codes = np.load(source, allow_pickle=False)
-        except (OSError, ValueError) as error:
-            raise CodecCliError(f"cannot read codes file {source!r}: {error}") from error
-        if codes.ndim == 3 and codes.shape[0] == 1:
-            codes = codes[0]
-        if codes.ndim != 2 or not np.issubdtype(codes.dtype, np.integer):
-            raise CodecCliError(
-                f"{source}: expected integer codes [num_quantizers, frames], got {codes.dtype} shape {codes.shape}"
-            )
+        codes = _read_codes(source)
         try:
             with torch.inference_mode():
                 audio = model.decode(torch.from_numpy(codes.astype(np.int64)).to(model.device)).audio_values
-        except (ValueError, TypeError) as error:
-            raise CodecCliError(f"{source}: {error}") from error
+        except (ValueError, TypeError) as error:  # codes outside the codebooks, too many quantizers, ...
+            raise UsageError(f"INPUT: {source}: {error}") from error
         sf.write(destination, audio[0, 0].float().cpu().numpy(), model.config.sampling_rate)
     print(f"wrote {len(pairs)} audio file(s) to {args.output}", file=sys.stderr)
     return 0

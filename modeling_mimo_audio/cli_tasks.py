@@ -8,7 +8,16 @@ unless `--model` names another checkpoint: a converted folder / Hub id, an upstr
 import os
 import sys
 
-__all__ = ["add_subparsers"]
+from .cli import (
+    UsageError,
+    check_audio_file,
+    check_device,
+    check_output_dir,
+    check_positive,
+    check_source_path,
+)
+
+__all__ = ["add_subparsers", "check_model_arguments", "load_model"]
 
 
 def _add_model_arguments(parser):
@@ -37,30 +46,83 @@ def _add_model_arguments(parser):
     group.add_argument("--no-progress", action="store_true", help="hide the generation progress bar")
 
 
-def _check_max_new_tokens(args):
-    if args.max_new_tokens is not None and args.max_new_tokens < 1:
-        raise ValueError(f"--max-new-tokens: expected a positive integer, got {args.max_new_tokens}")
+def check_dtype(value, option="--dtype"):
+    """A weights dtype argument: a torch dtype name such as float32 or bfloat16, or "auto" (None passes)."""
+    from .convert_mimo_audio_checkpoint import _resolve_dtype
+
+    try:
+        return _resolve_dtype(value)
+    except ValueError as error:
+        raise UsageError(f"{option}: expected a torch dtype name such as float32 or bfloat16 (or auto), got "
+                         f"{value!r}") from error
+
+
+def check_model_arguments(args):
+    """The model arguments shared by the task and eval commands, checked before any model loads: numbers in range,
+    local paths that exist, a known dtype and device, and no conflicting combination (`UsageError`)."""
+    from .demo import TINY_MODEL_NAME
+
+    check_positive(args.max_new_tokens, "--max-new-tokens")
+    check_output_dir(getattr(args, "cache_dir", None), "--cache-dir")  # eval commands have none
+    check_device(args.device)
+    check_dtype(args.dtype)
+    for option, value in (("--audio-tokenizer", args.audio_tokenizer), ("--text-tokenizer", args.text_tokenizer)):
+        check_source_path(value, option)
+    if args.model in (None, TINY_MODEL_NAME):
+        if args.text_tokenizer is not None:
+            raise UsageError("--text-tokenizer: only meaningful with --model naming an upstream release")
+        if args.model == TINY_MODEL_NAME and args.audio_tokenizer is not None:
+            raise UsageError("--audio-tokenizer: not used with --model tiny (the tiny set carries its own codec)")
+        return
+    check_source_path(args.model, "--model")
+    if os.path.isdir(args.model):
+        _check_model_folder(args)
+
+
+def _check_model_folder(args):
+    """A local `--model` folder: a converted checkpoint (`model_type: "mimo_audio"`) carries its tokenizers; an
+    upstream release needs `--audio-tokenizer`."""
+    import json
+
+    config_path = os.path.join(args.model, "config.json")
+    if not os.path.isfile(config_path):
+        raise UsageError(f"--model: the folder {args.model} has no config.json (expected a MiMo-Audio checkpoint)")
+    try:
+        with open(config_path, encoding="utf-8") as f:
+            model_type = json.load(f).get("model_type")
+    except (OSError, ValueError, AttributeError) as error:
+        raise UsageError(f"--model: cannot read {config_path}: {error}") from error
+    if model_type == "mimo_audio":
+        if args.text_tokenizer is not None:
+            raise UsageError("--text-tokenizer: only for upstream releases; the converted folder given as --model "
+                             "carries its own tokenizer")
+    elif args.audio_tokenizer is None:
+        raise UsageError(f"--audio-tokenizer: required with the upstream checkpoint {args.model} (e.g. the folder of "
+                         "XiaomiMiMo/MiMo-Audio-Tokenizer)")
+
+
+def load_model(args, cache_dir=None, seed=0):
+    """`(model, processor, is_tiny)` for the checked model arguments of `args`; a loading failure names --model."""
+    from .demo import TINY_MODEL_NOTE, load_model_and_processor
+
+    try:
+        model, processor, is_tiny = load_model_and_processor(
+            args.model, args.audio_tokenizer, args.text_tokenizer, cache_dir=cache_dir, device=args.device,
+            dtype=args.dtype, seed=seed,
+        )
+    except OSError as error:  # an unreachable Hub id, a folder missing weights, ...
+        which = f"--model {args.model}" if args.model else "the default model"
+        raise RuntimeError(f"cannot load the model set ({which}): {error}") from error
+    if is_tiny:
+        print(TINY_MODEL_NOTE, file=sys.stderr)
+    return model, processor, is_tiny
 
 
 def _load(args):
     import torch
 
-    from .demo import TINY_MODEL_NOTE, load_model_and_processor
-
-    _check_max_new_tokens(args)
     torch.manual_seed(args.seed)
-    model, processor, is_tiny = load_model_and_processor(
-        args.model,
-        args.audio_tokenizer,
-        args.text_tokenizer,
-        cache_dir=args.cache_dir,
-        device=args.device,
-        dtype=args.dtype,
-        seed=args.seed,
-    )
-    if is_tiny:
-        print(TINY_MODEL_NOTE, file=sys.stderr)
-    return model, processor, is_tiny
+    return load_model(args, cache_dir=args.cache_dir, seed=args.seed)
 
 
 def _pipeline(model, processor):
@@ -93,7 +155,8 @@ def _write_wav(path, waveform, sampling_rate):
 def _run_demo(args) -> int:
     from .demo import run_demo
 
-    _check_max_new_tokens(args)
+    check_model_arguments(args)
+    check_output_dir(args.output_dir, "--output-dir")
     run_demo(
         model=args.model,
         audio_tokenizer=args.audio_tokenizer,
@@ -109,35 +172,37 @@ def _run_demo(args) -> int:
     return 0
 
 
-def _with_model(run):
-    """Decorator: load the model set, then call `run(args, model, processor, is_tiny)` (one torch thread for the
-    tiny model, see `single_thread_for_tiny_model`)."""
+def _with_model(check):
+    """Decorator factory for the commands that use the model: the handler checks the arguments
+    (`check_model_arguments`, then `check(args)`, the command's own; all before any model loads), loads the model
+    set, then calls `run(args, model, processor, is_tiny)` (one torch thread for the tiny model, see
+    `single_thread_for_tiny_model`)."""
 
-    def handler(args, **kwargs):
-        from .demo import single_thread_for_tiny_model
+    def decorate(run):
+        def handler(args, **kwargs):
+            from .demo import single_thread_for_tiny_model
 
-        model, processor, is_tiny = _load(args)
-        with single_thread_for_tiny_model(is_tiny):
-            return run(args, model, processor, is_tiny, **kwargs)
+            check_model_arguments(args)
+            check(args)
+            model, processor, is_tiny = _load(args)
+            with single_thread_for_tiny_model(is_tiny):
+                return run(args, model, processor, is_tiny, **kwargs)
 
-    handler.__name__ = handler.__qualname__ = run.__name__
-    handler.__doc__ = run.__doc__
-    return handler
+        handler.__name__ = handler.__qualname__ = run.__name__
+        handler.__doc__ = run.__doc__
+        return handler
 
-
-def _check_audio_files(args):
-    missing = [path for path in args.audio if not os.path.isfile(path)]
-    if missing:
-        raise FileNotFoundError(f"AUDIO: no such file(s): {missing}")
-
-
-def _run_transcribe(args) -> int:
-    _check_audio_files(args)
-    return _transcribe(args)
+    return decorate
 
 
-@_with_model
-def _transcribe(args, model, processor, is_tiny) -> int:
+def _check_transcribe(args):
+    check_positive(args.batch_size, "--batch-size")
+    for path in args.audio:
+        check_audio_file(path, "AUDIO")
+
+
+@_with_model(_check_transcribe)
+def _run_transcribe(args, model, processor, is_tiny) -> int:
     pipe = _pipeline(model, processor)
     results = pipe(list(args.audio), task="asr", batch_size=args.batch_size, **_generation_kwargs(args, is_tiny, 32))
     for path, result in zip(args.audio, results):
@@ -146,17 +211,32 @@ def _transcribe(args, model, processor, is_tiny) -> int:
     return 0
 
 
-@_with_model
+def _check_speak(args):
+    import soundfile as sf
+
+    if not args.text.strip():
+        raise UsageError("TEXT: expected the text to say, got an empty string")
+    if args.instruct is not None and not args.instruct.strip():
+        raise UsageError("--instruct: expected a style instruction, got an empty string")
+    if args.voice is not None:
+        if not args.instruct:
+            raise UsageError("--voice needs --instruct (MiMo-Audio takes a voice prompt only with a style instruction)")
+        check_audio_file(args.voice, "--voice")
+    if os.path.isdir(args.output):
+        raise UsageError(f"--output: expected a .wav file name, but {args.output} is a folder")
+    extension = os.path.splitext(args.output)[1].lstrip(".").upper()
+    if extension not in sf.available_formats():
+        raise UsageError(f"--output: cannot write audio of type {extension or '(no extension)'!r} to {args.output}; "
+                         "use a .wav (or .flac, .ogg) file name")
+
+
+@_with_model(_check_speak)
 def _run_speak(args, model, processor, is_tiny) -> int:
     pipe = _pipeline(model, processor)
     request = {"text": args.text}
     if args.instruct:
         request["instruction"] = args.instruct
     if args.voice:
-        if not args.instruct:
-            print("error: --voice needs --instruct (MiMo-Audio takes a voice prompt only with a style instruction)",
-                  file=sys.stderr)
-            return 2
         request["voice"] = args.voice
     task = "instruct_tts" if args.instruct else "tts"
     generation = _generation_kwargs(args, is_tiny, 48)
@@ -169,9 +249,7 @@ def _run_speak(args, model, processor, is_tiny) -> int:
         generation["logits_processor"] = speech_forcing_processor(model.config.empty_token_id)
     result = pipe(request, task=task, **generation)
     if result["audio"] is None or len(result["audio"]) == 0:
-        print(f"error: the model generated no speech (text channel: {result['text']!r}); nothing written",
-              file=sys.stderr)
-        return 1
+        raise RuntimeError(f"the model generated no speech (text channel: {result['text']!r}); nothing written")
     seconds = _write_wav(args.output, result["audio"], result["sampling_rate"])
     print(f"text channel: {result['text']}")
     print(f"wrote {seconds:.2f} s of audio to {args.output}")
@@ -184,7 +262,13 @@ _CHAT_HELP = (
 )
 
 
-@_with_model
+def _check_chat(args):
+    if args.audio is not None:
+        check_audio_file(args.audio, "--audio")
+    check_output_dir(args.output_dir, "--output-dir")
+
+
+@_with_model(_check_chat)
 def _run_chat(args, model, processor, is_tiny, stdin=None, stdout=None) -> int:
     stdin = stdin or sys.stdin
     stdout = stdout or sys.stdout
@@ -207,10 +291,11 @@ def _run_chat(args, model, processor, is_tiny, stdin=None, stdout=None) -> int:
             continue
         if line.startswith("/audio"):
             path = line[len("/audio") :].strip()
-            if not os.path.isfile(path):
-                print(f"(no such file: {path!r})", file=stdout, flush=True)
+            try:
+                pending_audio = check_audio_file(path, "/audio")
+            except UsageError as error:  # a typo in the conversation is reported there; the chat goes on
+                print(f"({error})", file=stdout, flush=True)
             else:
-                pending_audio = path
                 print(f"(attached {path} to your next message)", file=stdout, flush=True)
             continue
         content = []
@@ -239,6 +324,11 @@ def _run_chat(args, model, processor, is_tiny, stdin=None, stdout=None) -> int:
 def _run_convert(args) -> int:
     from .convert_mimo_audio_checkpoint import run_from_args
 
+    check_source_path(args.lm_dir, "--lm-dir")
+    check_source_path(args.audio_tokenizer_dir, "--audio-tokenizer-dir")
+    check_source_path(args.text_tokenizer_dir, "--text-tokenizer-dir")
+    check_output_dir(args.output_dir, "--output-dir")
+    check_dtype(args.dtype)
     return run_from_args(args)
 
 

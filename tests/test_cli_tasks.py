@@ -89,9 +89,9 @@ def test_transcribe_prints_one_line_per_file(cache_dir, clip_path, capsys):
     assert lines[0] == lines[1]
 
 
-def test_transcribe_missing_file_is_a_clear_error(cache_dir, tmp_path):
-    with pytest.raises(FileNotFoundError, match="AUDIO"):
-        main(["transcribe", str(tmp_path / "nope.wav"), "--model", "tiny", "--cache-dir", cache_dir])
+def test_transcribe_missing_file_is_a_clear_error(cache_dir, tmp_path, capsys):
+    assert main(["transcribe", str(tmp_path / "nope.wav"), "--model", "tiny", "--cache-dir", cache_dir]) == 2
+    assert capsys.readouterr().err == f"error: no such file or directory: {tmp_path / 'nope.wav'} (AUDIO)\n"
 
 
 def test_speak_writes_a_wav(cache_dir, tmp_path, capsys):
@@ -128,9 +128,9 @@ def test_chat_loop_keeps_history_and_writes_speech_turns(cache_dir, clip_path, t
     assert not (out_dir / "chat_turn_03.wav").exists()
 
 
-def test_bad_max_new_tokens_is_a_clear_error(cache_dir, clip_path):
-    with pytest.raises(ValueError, match="max-new-tokens"):
-        main(["transcribe", clip_path, "--model", "tiny", "--cache-dir", cache_dir, "--max-new-tokens", "0"])
+def test_bad_max_new_tokens_is_a_clear_error(cache_dir, clip_path, capsys):
+    assert main(["transcribe", clip_path, "--model", "tiny", "--cache-dir", cache_dir, "--max-new-tokens", "0"]) == 2
+    assert capsys.readouterr().err.startswith("error: --max-new-tokens: expected a positive integer, got 0")
 
 
 def test_chat_keeps_spoken_answers_as_codes_in_history(cache_dir, tmp_path, monkeypatch, capsys):

@@ -4,6 +4,7 @@ real. The arithmetic run forces a scripted answer through the real generate loop
 
 import json
 import os
+import re
 
 import pytest
 import torch
@@ -199,15 +200,16 @@ def test_arithmetic_with_thinking_end_to_end(corpus, tmp_path, monkeypatch, caps
     assert "| accuracy | 50.00 |" in capsys.readouterr().out
 
 
-def test_arithmetic_on_the_random_tiny_model_and_clear_errors(corpus, tmp_path):
+def test_arithmetic_on_the_random_tiny_model_and_clear_errors(corpus, tmp_path, capsys):
     out = str(tmp_path / "arithmetic_random")
     assert main(["eval", "arithmetic", "--dataset", corpus, "--split", "test_voices", "--output-dir", out,
                  "--max-new-tokens", "6", "--limit", "1"]) == 0
     results, items = _results(out)
     assert results["metrics"]["num_items"] == 1 and results["metrics"]["accuracy"] == 0.0
     assert items[0]["id"] == "test_voices-000001" and items[0]["answer_text"] == "seven"
-    with pytest.raises(ValueError, match="no items .*answer_text"):
-        main(["eval", "arithmetic", "--dataset", os.path.join(corpus, "test"), "--output-dir", str(tmp_path / "none")])
+    capsys.readouterr()
+    assert main(["eval", "arithmetic", "--dataset", os.path.join(corpus, "test"), "--output-dir", str(tmp_path / "none")]) == 2
+    assert re.match(r"error: --dataset .* has no items .*answer_text", capsys.readouterr().err)
 
 
 def test_backend_renders_a_thinking_spoken_dialogue_with_history():
