@@ -1,11 +1,15 @@
 """Generation for MiMo-Audio: one backbone position per step, a patch-decoder loop where the text is `<|empty|>`.
 
-Per step, the text head picks the next text token (standard `GenerationConfig` sampling fields and logits
-processors, which see the text ids `[batch, positions_so_far]`). Where that token is `<|empty|>` the patch decoder
-generates the position's `patch_size x num_codebooks` patch in `patch_size + max(delay)` steps (codebook c emits
-frame `t - delay[c]` at step t; the next step's input is the sum of the embeddings just emitted); elsewhere the
-patch is the per-codebook empty ids. The loop is written on public pieces (GenerationConfig, LogitsProcessorList,
-StoppingCriteriaList, DynamicCache/StaticCache) rather than on GenerationMixin's private `_sample`.
+Per step, the text head picks the next text token. Its logits processors and stopping criteria are the ones
+transformers builds from a `GenerationConfig` (`GenerationMixin._get_logits_processor` / `_get_stopping_criteria`,
+after transformers' own defaults and special-token preparation), so every text-head field means what it means in
+transformers; they see the text ids `[batch, positions_so_far]`. `GenerationConfig` fields the loop cannot honour
+(beams, assisted decoding, guidance, ...) raise a `ValueError` naming the field instead of being ignored. Where the
+token is `<|empty|>` the patch decoder generates the position's `patch_size x num_codebooks` patch in
+`patch_size + max(delay)` steps (codebook c emits frame `t - delay[c]` at step t; the next step's input is the sum of
+the embeddings just emitted); elsewhere the patch is the per-codebook empty ids. The loop itself is written on public
+pieces (LogitsProcessorList, StoppingCriteriaList, DynamicCache/StaticCache) rather than on GenerationMixin's
+private `_sample`.
 
 Differences from upstream, on purpose: any batch size with left padding (upstream read the modality decision
 of row 0 for every row), rows stop independently, and the empty id is removed *before* top-k/top-p filtering
@@ -20,13 +24,7 @@ from transformers import GenerationConfig, GenerationMixin
 from transformers.cache_utils import DynamicCache, StaticCache
 from transformers.generation import (
     LogitsProcessorList,
-    MinLengthLogitsProcessor,
-    MinNewTokensLengthLogitsProcessor,
-    MinPLogitsWarper,
-    NoRepeatNGramLogitsProcessor,
-    RepetitionPenaltyLogitsProcessor,
     StoppingCriteriaList,
-    SuppressTokensLogitsProcessor,
     TemperatureLogitsWarper,
     TopKLogitsWarper,
     TopPLogitsWarper,
@@ -43,15 +41,58 @@ __all__ = [
     "MiMoAudioGenerationMixin",
     "MiMoAudioGenerateOutput",
     "AUDIO_SAMPLING_DEFAULTS",
+    "HONOURED_GENERATION_FIELDS",
+    "check_generation_fields",
     "sample_codebook",
-    "build_text_logits_processor",
 ]
 
 # Upstream's default patch-decoder sampler (T 0.9, top-k 50, top-p 0.95); `audio_do_sample=None` follows `do_sample`.
 AUDIO_SAMPLING_DEFAULTS = {"audio_do_sample": None, "audio_temperature": 0.9, "audio_top_k": 50, "audio_top_p": 0.95}
 
-# GenerationConfig fields the loop honours; others that change decoding raise instead of being silently ignored.
-_UNSUPPORTED = {"num_beams": 1, "num_return_sequences": 1, "penalty_alpha": None, "assistant_model": None}
+# `GenerationConfig` fields that `generate` honours: lengths and stopping, special tokens, every text-head processor
+# and warper of transformers' builder, the outputs, caches and compilation. Every other field of `GenerationConfig`
+# must keep a neutral value (unset, transformers' default, or False); anything else raises naming the field.
+HONOURED_GENERATION_FIELDS = frozenset({
+    "max_length", "max_new_tokens", "min_length", "min_new_tokens", "max_time", "stop_strings",
+    "eos_token_id", "pad_token_id", "bos_token_id",
+    "do_sample", "temperature", "top_k", "top_p", "min_p", "top_h", "typical_p", "epsilon_cutoff", "eta_cutoff",
+    "repetition_penalty", "no_repeat_ngram_size", "bad_words_ids", "sequence_bias", "suppress_tokens",
+    "begin_suppress_tokens", "forced_bos_token_id", "forced_eos_token_id", "exponential_decay_length_penalty",
+    "remove_invalid_values", "renormalize_logits", "watermarking_config",
+    "return_dict_in_generate", "output_scores", "output_logits",
+    "cache_implementation", "compile_config", "disable_compile",
+})
+# Bookkeeping entries of a saved `GenerationConfig`, not decoding settings.
+_METADATA_FIELDS = frozenset({"transformers_version", "_from_model_config"})
+_CACHE_IMPLEMENTATIONS = (None, "dynamic", "static")
+# The fields `check_generation_fields` rejects when set: all of the installed `GenerationConfig`'s but the above.
+_REJECTED_FIELDS = frozenset(vars(GenerationConfig())) - HONOURED_GENERATION_FIELDS - _METADATA_FIELDS
+# No-op values of rejected fields that transformers' defaults do not name.
+_EXTRA_NEUTRAL_VALUES = {"guidance_scale": 1.0}
+
+
+def check_generation_fields(values):
+    """
+    Raises a `ValueError` naming the first `GenerationConfig` field in `values` (a `{field: value}` dict) that
+    MiMo-Audio generation cannot honour: a field outside `HONOURED_GENERATION_FIELDS` with a value other than unset,
+    transformers' default or False, or a `cache_implementation` other than dynamic/static. Names that are not
+    `GenerationConfig` fields are left to the caller.
+    """
+    neutral = {**GenerationConfig._get_default_generation_params(), **_EXTRA_NEUTRAL_VALUES}
+    for name, value in values.items():
+        if name not in _REJECTED_FIELDS or value is None:
+            continue
+        if (value == neutral[name]) if name in neutral else (value is False):
+            continue
+        raise ValueError(
+            f"MiMo-Audio generation does not support `{name}={value!r}`: it decodes one text token per position "
+            f"(greedy or sampled) with a KV cache; leave `{name}` unset"
+        )
+    if values.get("cache_implementation") not in _CACHE_IMPLEMENTATIONS:
+        raise ValueError(
+            f"MiMo-Audio generation does not support `cache_implementation={values['cache_implementation']!r}`; "
+            f"use one of {list(_CACHE_IMPLEMENTATIONS)}"
+        )
 
 
 @dataclass
@@ -66,12 +107,15 @@ class MiMoAudioGenerateOutput(ModelOutput):
         audio_codes (`torch.LongTensor` of shape `(batch, positions + new, patch_size, num_codebooks)`):
             Prompt and generated patches; per-codebook empty ids at text positions.
         scores (`tuple` of `torch.FloatTensor` `(batch, vocab_size)`, *optional*):
-            Processed text scores of each step, with `output_scores=True`.
+            Processed text scores of each step, with `return_dict_in_generate=True` and `output_scores=True`.
+        logits (`tuple` of `torch.FloatTensor` `(batch, vocab_size)`, *optional*):
+            Raw text-head logits of each step, with `return_dict_in_generate=True` and `output_logits=True`.
     """
 
     sequences: torch.LongTensor | None = None
     audio_codes: torch.LongTensor | None = None
     scores: tuple[torch.FloatTensor, ...] | None = None
+    logits: tuple[torch.FloatTensor, ...] | None = None
 
 
 def sample_codebook(logits, empty_id, do_sample=False, temperature=1.0, top_k=None, top_p=None):
@@ -97,46 +141,6 @@ def sample_codebook(logits, empty_id, do_sample=False, temperature=1.0, top_k=No
     for warper in warpers:
         scores = warper(None, scores)
     return torch.multinomial(scores.softmax(dim=-1), num_samples=1).squeeze(-1)
-
-
-def build_text_logits_processor(generation_config, prompt_length, device, extra=None):
-    """
-    The text head's processors, from `generation_config`'s standard fields, followed by the user's `extra`
-    processors and then the sampling warpers (temperature, top-k, top-p, min-p) when `do_sample`.
-    """
-    gc = generation_config
-    eos = _as_list(gc.eos_token_id)
-    processors = LogitsProcessorList()
-    if gc.repetition_penalty is not None and gc.repetition_penalty != 1.0:
-        processors.append(RepetitionPenaltyLogitsProcessor(gc.repetition_penalty))
-    if gc.no_repeat_ngram_size:
-        processors.append(NoRepeatNGramLogitsProcessor(gc.no_repeat_ngram_size))
-    if eos and gc.min_length:
-        processors.append(MinLengthLogitsProcessor(gc.min_length, eos, device=device))
-    if eos and gc.min_new_tokens:
-        processors.append(MinNewTokensLengthLogitsProcessor(prompt_length, gc.min_new_tokens, eos, device=device))
-    if gc.suppress_tokens:
-        processors.append(SuppressTokensLogitsProcessor(gc.suppress_tokens, device=device))
-    processors.extend(extra or [])
-    if gc.do_sample:
-        if gc.temperature is not None and gc.temperature != 1.0:
-            processors.append(TemperatureLogitsWarper(gc.temperature))
-        top_k = 50 if gc.top_k is None else gc.top_k
-        if top_k:
-            processors.append(TopKLogitsWarper(top_k))
-        if gc.top_p is not None and gc.top_p < 1.0:
-            processors.append(TopPLogitsWarper(gc.top_p))
-        if gc.min_p is not None:
-            processors.append(MinPLogitsWarper(gc.min_p))
-    return processors
-
-
-def _as_list(token_ids):
-    if token_ids is None:
-        return []
-    if isinstance(token_ids, torch.Tensor):
-        return token_ids.flatten().tolist()
-    return [token_ids] if isinstance(token_ids, int) else list(token_ids)
 
 
 class MiMoAudioGenerationMixin(GenerationMixin):
@@ -202,24 +206,62 @@ class MiMoAudioGenerationMixin(GenerationMixin):
         return codes
 
     def _prepare_mimo_generation_config(self, generation_config, kwargs):
+        """
+        `(generation_config, audio_sampling)`: a copy of `generation_config` (or of the model's) with the `kwargs`
+        GenerationConfig fields on top, every field checked by `check_generation_fields`, and the patch-decoder
+        settings. `audio_do_sample` follows `do_sample` unless the caller sets it (in `kwargs` or in the
+        `generation_config` passed); the model's own stored value counts only while the caller leaves `do_sample`.
+        """
         gc = copy.deepcopy(generation_config if generation_config is not None else self.generation_config)
+        explicit = {name: kwargs.pop(name) for name in AUDIO_SAMPLING_DEFAULTS if name in kwargs}
+        if generation_config is None and "do_sample" in kwargs:
+            explicit.setdefault("audio_do_sample", None)
         audio = {}
         for name, default in AUDIO_SAMPLING_DEFAULTS.items():
-            value = kwargs.pop(name, getattr(gc, name, None))
+            value = explicit[name] if name in explicit else getattr(gc, name, None)
             audio[name] = default if value is None else value
+        check_generation_fields({**vars(gc), **kwargs})  # before `update` validates them in its own words
         unused = gc.update(**kwargs)
         if unused:
             raise ValueError(
                 f"`generate` got unknown arguments {sorted(unused)}; it accepts GenerationConfig fields, "
-                f"{sorted(AUDIO_SAMPLING_DEFAULTS)}, logits_processor, stopping_criteria and streamer"
+                f"{sorted(AUDIO_SAMPLING_DEFAULTS)}, logits_processor, stopping_criteria, tokenizer and streamer"
             )
-        for name, allowed in _UNSUPPORTED.items():
-            value = getattr(gc, name, None)
-            if value is not None and value != allowed:
-                raise ValueError(f"MiMo-Audio generation does not support `{name}={value}`")
         if audio["audio_do_sample"] is None:
             audio["audio_do_sample"] = bool(gc.do_sample)
         return gc, audio
+
+    def _complete_generation_config(self, generation_config, device, batch_size=None, has_attention_mask=None):
+        """In place: transformers' defaults for the fields still unset, and the special-token tensors
+        (`_eos_token_tensor`, `_pad_token_tensor`, ...) that transformers' processor and criteria builders read."""
+        generation_config.update(**GenerationConfig._get_default_generation_params(), defaults_only=True)
+        self._prepare_special_tokens(generation_config, has_attention_mask, device=device, batch_size=batch_size)
+
+    def build_text_logits_processor(
+        self,
+        generation_config: GenerationConfig,
+        prompt_length: int,
+        attention_mask: torch.Tensor | None = None,
+        logits_processor: LogitsProcessorList | None = None,
+    ) -> LogitsProcessorList:
+        """
+        The text head's processors for `generation_config`, built by transformers (`_get_logits_processor`): its
+        processors (sequence bias, repetition penalty on the non-padded prompt of `attention_mask` `[batch,
+        positions]`, n-gram blocking, bad words, min lengths, forced bos/eos, invalid values, length decay, token
+        suppression), then `logits_processor`, then the sampling warpers when `do_sample`, watermarking and
+        renormalisation. `prompt_length` is the prompt's positions. `generation_config` is not modified.
+        """
+        gc = copy.deepcopy(generation_config)
+        if gc.max_length is None and gc.max_new_tokens is not None:
+            gc.max_length = prompt_length + gc.max_new_tokens  # `forced_eos_token_id` counts the prompt too
+        self._complete_generation_config(gc, self.device)
+        return self._get_logits_processor(
+            generation_config=gc,
+            input_ids_seq_length=prompt_length,
+            logits_processor=logits_processor if logits_processor is not None else LogitsProcessorList(),
+            device=self.device,
+            model_kwargs={"attention_mask": attention_mask} if attention_mask is not None else None,
+        )
 
     @torch.no_grad()
     def generate(
@@ -231,6 +273,7 @@ class MiMoAudioGenerationMixin(GenerationMixin):
         logits_processor: LogitsProcessorList | None = None,
         stopping_criteria: StoppingCriteriaList | None = None,
         streamer=None,
+        tokenizer=None,
         **kwargs,
     ) -> MiMoAudioGenerateOutput:
         r"""
@@ -241,23 +284,34 @@ class MiMoAudioGenerationMixin(GenerationMixin):
             audio_codes (`torch.LongTensor` of shape `(batch, positions, patch_size, num_codebooks)`, *optional*):
                 prompt patches (empty ids at text positions); all-empty when omitted.
             attention_mask (`torch.Tensor` of shape `(batch, positions)`, *optional*): 0 on left padding.
-            generation_config (`GenerationConfig`, *optional*): `max_new_tokens` counts positions;
-                `eos_token_id` (int or list) stops a row; `do_sample`, `temperature`, `top_k`, `top_p`, `min_p`,
-                `repetition_penalty`, `no_repeat_ngram_size`, `min_length`, `min_new_tokens`, `suppress_tokens`
-                drive the text head; `cache_implementation="static"` uses static caches (and `torch.compile` on
-                CUDA unless `disable_compile`).
+            generation_config (`GenerationConfig`, *optional*): replaces the model's; fields unset in both take
+                transformers' defaults. `max_new_tokens` (or `max_length`, prompt included) counts positions;
+                the text head honours the fields of `HONOURED_GENERATION_FIELDS` as transformers does (stopping:
+                `eos_token_id`, `max_time`, `stop_strings` with `tokenizer`; processors and warpers: `do_sample`,
+                `temperature`, `top_k`, `top_p`, `min_p`, `top_h`, `typical_p`, `epsilon_cutoff`, `eta_cutoff`,
+                `repetition_penalty`, `no_repeat_ngram_size`, `bad_words_ids`, `sequence_bias`, `min_length`,
+                `min_new_tokens`, `suppress_tokens`, `begin_suppress_tokens`, `forced_bos_token_id`,
+                `forced_eos_token_id`, `exponential_decay_length_penalty`, `remove_invalid_values`,
+                `renormalize_logits`, `watermarking_config`); any other field set to a non-default value raises
+                a `ValueError` naming it. `cache_implementation="static"` uses static caches (and `torch.compile`
+                on CUDA unless `disable_compile`).
             logits_processor (`LogitsProcessorList`, *optional*): extra text processors; they receive the text ids
-                so far `[batch, positions_so_far]`, and run before the sampling warpers.
-            stopping_criteria (`StoppingCriteriaList`, *optional*): called with the text ids so far.
+                so far `[batch, positions_so_far]`, and run before the sampling warpers (one of the same type as a
+                built-in processor replaces it, as in transformers).
+            stopping_criteria (`StoppingCriteriaList`, *optional*): called with the text ids so far and the step's
+                processed scores.
             streamer (*optional*): `streamer.put(text_ids [batch])` once per new position (after
                 `put(prompt_ids)`), `streamer.put_audio_codes(patches [batch, patch_size, num_codebooks])` too when
                 the streamer defines it, and `streamer.end()`.
-            kwargs: `GenerationConfig` fields, plus `audio_do_sample` (defaults to `do_sample`),
+            tokenizer (*optional*): the text tokenizer, needed by `stop_strings` only.
+            kwargs: `GenerationConfig` fields, plus `audio_do_sample` (follows `do_sample` unless set),
                 `audio_temperature` (0.9), `audio_top_k` (50), `audio_top_p` (0.95) for the patch decoder.
 
         Returns:
             [`MiMoAudioGenerateOutput`] with `sequences` `(batch, positions + new)` and `audio_codes`
-            `(batch, positions + new, patch_size, num_codebooks)`.
+            `(batch, positions + new, patch_size, num_codebooks)` whatever `return_dict_in_generate` (the audio is
+            part of the result); with `return_dict_in_generate=True`, also `scores` (`output_scores`) and `logits`
+            (`output_logits`), one `(batch, vocab_size)` tensor per step, as transformers returns them.
         """
         config = self.config
         gc, audio_sampling = self._prepare_mimo_generation_config(generation_config, kwargs)
@@ -270,6 +324,7 @@ class MiMoAudioGenerationMixin(GenerationMixin):
         if audio_codes is None:
             audio_codes = empty_patch.unsqueeze(1).expand(-1, prompt_length, -1, -1).contiguous()
         self._check_inputs(input_ids, audio_codes)
+        has_attention_mask = attention_mask is not None
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
         elif attention_mask.shape != input_ids.shape:
@@ -286,10 +341,16 @@ class MiMoAudioGenerationMixin(GenerationMixin):
             max_new_tokens = 20
         if max_new_tokens <= 0:
             raise ValueError(f"nothing to generate: max_new_tokens={max_new_tokens} (prompt has {prompt_length})")
-        eos = torch.tensor(_as_list(gc.eos_token_id), device=device, dtype=torch.long)
-        pad_token_id = gc.pad_token_id if gc.pad_token_id is not None else (int(eos[0]) if eos.numel() else 0)
-        processors = build_text_logits_processor(gc, prompt_length, device, logits_processor)
-        stopping = stopping_criteria if stopping_criteria is not None else StoppingCriteriaList()
+        if gc.stop_strings is not None and tokenizer is None:
+            raise ValueError("`stop_strings` needs the text tokenizer: pass `tokenizer=` to `generate`")
+        # As transformers' `generate`: the processors and criteria count `max_length` with the prompt.
+        gc.max_length = prompt_length + max_new_tokens
+        self._complete_generation_config(gc, device, batch_size=batch, has_attention_mask=has_attention_mask)
+        pad_token_id = gc._pad_token_tensor if gc._pad_token_tensor is not None else 0
+        processors = self.build_text_logits_processor(gc, prompt_length, attention_mask, logits_processor)
+        stopping = self._get_stopping_criteria(
+            gc, stopping_criteria if stopping_criteria is not None else StoppingCriteriaList(), tokenizer=tokenizer
+        )
 
         static = gc.cache_implementation == "static"
         if static:
@@ -311,7 +372,8 @@ class MiMoAudioGenerationMixin(GenerationMixin):
             # Full-length mask (0 = not generated yet) so that the compiled step always sees the same shapes.
             attention_mask = torch.cat([attention_mask, attention_mask.new_zeros(batch, max_new_tokens)], dim=-1)
         unfinished = torch.ones(batch, dtype=torch.bool, device=device)
-        scores_out = () if gc.output_scores else None
+        scores_out = () if gc.return_dict_in_generate and gc.output_scores else None
+        logits_out = () if gc.return_dict_in_generate and gc.output_logits else None
         if streamer is not None:
             streamer.put(input_ids.cpu())
 
@@ -332,7 +394,8 @@ class MiMoAudioGenerationMixin(GenerationMixin):
                 logits_to_keep=1,
             )
             hidden = outputs.last_hidden_state[:, -1]
-            scores = processors(sequences, outputs.logits[:, -1].float())
+            logits = outputs.logits[:, -1].to(dtype=torch.float32, copy=True)
+            scores = processors(sequences, logits)
             if gc.do_sample:
                 next_ids = torch.multinomial(scores.softmax(dim=-1), num_samples=1).squeeze(-1)
             else:
@@ -340,6 +403,8 @@ class MiMoAudioGenerationMixin(GenerationMixin):
             next_ids = torch.where(unfinished, next_ids, pad_token_id)
             if scores_out is not None:
                 scores_out += (scores,)
+            if logits_out is not None:
+                logits_out += (logits,)
 
             needs_patch = unfinished & (next_ids == config.empty_token_id)
             patches = empty_patch.clone()
@@ -358,10 +423,7 @@ class MiMoAudioGenerationMixin(GenerationMixin):
                 if hasattr(streamer, "put_audio_codes"):
                     streamer.put_audio_codes(patches.cpu())
 
-            if eos.numel():
-                unfinished &= ~torch.isin(next_ids, eos)
-            if len(stopping):
-                unfinished &= ~stopping(sequences, scores).to(device)
+            unfinished &= ~stopping(sequences, scores).to(device)
             if not bool(unfinished.any()):
                 break
             step_ids, step_codes = next_ids.unsqueeze(-1), patches.unsqueeze(1)
@@ -374,7 +436,9 @@ class MiMoAudioGenerationMixin(GenerationMixin):
 
         if streamer is not None:
             streamer.end()
-        return MiMoAudioGenerateOutput(sequences=sequences, audio_codes=all_codes, scores=scores_out)
+        return MiMoAudioGenerateOutput(
+            sequences=sequences, audio_codes=all_codes, scores=scores_out, logits=logits_out
+        )
 
     def _compiled_forwards(self, generation_config, device):
         """

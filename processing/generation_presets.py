@@ -1,8 +1,10 @@
 """Named per-task generation settings of MiMo-Audio (spec section E), as `GenerationConfig`s.
 
-`do_sample` / `temperature` / `top_k` / `top_p` drive the text head (upstream's "global" sampler); `audio_do_sample`,
-`audio_temperature`, `audio_top_k`, `audio_top_p` drive the patch decoder (upstream's "local" sampler). The stop set
-goes to `eos_token_id`; its ids are read from the tokenizer.
+`do_sample` / `temperature` / `top_k` / `top_p` drive the text head (upstream's "global" sampler); `audio_temperature`,
+`audio_top_k`, `audio_top_p` drive the patch decoder (upstream's "local" sampler) when it samples. The presets do not
+store `audio_do_sample`: the patch decoder samples when `do_sample` is on, and is greedy under a greedy preset or a
+caller's `do_sample=False`, unless the caller sets `audio_do_sample` (e.g. `audio_do_sample=True` for upstream's
+sampled patches under a greedy text head). The stop set goes to `eos_token_id`; its ids are read from the tokenizer.
 
 | preset | text sampler | patch sampler | stops |
 |---|---|---|---|
@@ -93,7 +95,6 @@ def get_generation_preset(name: str, tokenizer, **overrides) -> GenerationConfig
         "max_new_tokens": max_new_tokens,
         "eos_token_id": stop_ids,
         "pad_token_id": tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos,
-        "audio_do_sample": True,
         "audio_temperature": audio_temperature,
         "audio_top_k": audio_top_k,
         "audio_top_p": audio_top_p,

@@ -4,7 +4,7 @@ from transformers import GenerationConfig, LogitsProcessor, LogitsProcessorList,
 from transformers.generation import BaseStreamer
 
 from modeling_mimo_audio import interleaved_to_patches, patches_to_interleaved
-from modeling_mimo_audio.generation_mimo_audio import build_text_logits_processor, sample_codebook
+from modeling_mimo_audio.generation_mimo_audio import sample_codebook
 from test_modeling_mimo_audio import MiMoAudioModelTester, expected, upstream_model  # noqa: F401 (fixtures)
 
 
@@ -163,7 +163,7 @@ def test_all_rows_stopping_ends_generation_and_min_new_tokens_delays_it():
     assert out.sequences[0, 3:].tolist() == [tester.eos_token_id]
     # min_new_tokens masks eos before the user's processors run, so the bias cannot force it early.
     generation_config = GenerationConfig(max_new_tokens=5, min_new_tokens=3, eos_token_id=tester.eos_token_id)
-    processors = build_text_logits_processor(generation_config, 3, ids.device, None)
+    processors = model.build_text_logits_processor(generation_config, 3)
     scores = processors(torch.tensor([[1, 2, 3, 4]]), torch.zeros(1, tester.vocab_size))
     assert scores[0, tester.eos_token_id] == -float("inf")
     out = model.generate(ids, generation_config=generation_config, logits_processor=always_eos)

@@ -264,7 +264,7 @@ def test_chunked_decoding_matches_decoding_each_chunk_alone(tiny_set):
 def test_generation_presets_follow_spec_section_e(tiny_set):
     from processing.generation_presets import get_generation_preset
 
-    _, processor = tiny_set
+    model, processor = tiny_set
     eos, im_end, eostm, sosp, eosp = (ids(processor, t) for t in
                                       ("<|endoftext|>", "<|im_end|>", "<|eostm|>", "<|sosp|>", "<|eosp|>"))
     asr = get_generation_preset("asr", processor)
@@ -275,9 +275,7 @@ def test_generation_presets_follow_spec_section_e(tiny_set):
     # Upstream's task samplers have no top-k: the text processors built from the preset must not add one.
     from transformers import TopKLogitsWarper
 
-    from modeling_mimo_audio.generation_mimo_audio import build_text_logits_processor
-
-    tts_processors = build_text_logits_processor(tts, prompt_length=1, device="cpu")
+    tts_processors = model.build_text_logits_processor(tts, prompt_length=1)
     assert not any(isinstance(p, TopKLogitsWarper) for p in tts_processors)
     assert tts.eos_token_id == [eos, eostm, im_end]
     dialogue = get_generation_preset("spoken_dialogue_eval", processor)
