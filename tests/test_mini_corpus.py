@@ -127,19 +127,25 @@ def test_voices():
 def test_plan_splits(default_plan):
     plan = default_plan
     assert {split: len(specs) for split, specs in plan.items()} == {
-        "train": 6000, "validation": 200, "test": 200, "test_voices": 200}
+        "train": 6000, "train_extra": 20000, "validation": 200, "test": 200, "test_voices": 200}
     held_out = set(corpus.HELD_OUT_VOICES)
-    for split in ("train", "validation", "test"):
+    for split in ("train", "train_extra", "validation", "test"):
         assert not {spec.voice for spec in plan[split]} & held_out, split
         assert not {spec.language for spec in plan[split]} & set(corpus.HELD_OUT_LANGUAGES), split
     assert {spec.voice for spec in plan["test_voices"]} == held_out
 
-    train_texts = {spec.text for spec in plan["train"]}
+    train_texts = {spec.text for split in corpus.TRAINING_SPLITS for spec in plan[split]}
     for split in ("validation", "test", "test_voices"):
         assert not {spec.text for spec in plan[split]} & train_texts, split
     assert {spec.kind for spec in plan["test"]} == {"random"}
     assert {spec.kind for spec in plan["test_voices"]} == {"random", "arithmetic"}
     assert {spec.kind for spec in plan["train"]} == {"sentence", "random", "arithmetic"}
+    extra = plan["train_extra"]
+    assert {spec.kind for spec in extra} == {"sentence", "random", "short"}
+    assert abs(sum(spec.kind == "short" for spec in extra) / len(extra) - 0.4) < 0.01
+    short_lengths = {len(spec.text.split()) for spec in extra if spec.kind == "short"}
+    assert short_lengths == {1, 2, 3}
+    assert {len(spec.text.split()) for spec in extra if spec.kind == "random"} == set(range(3, 9))
     arithmetic_share = sum(spec.kind == "arithmetic" for spec in plan["train"]) / len(plan["train"])
     assert abs(arithmetic_share - 0.15) < 0.01
 
@@ -154,9 +160,11 @@ def test_plan_splits(default_plan):
 
 def test_plan_is_deterministic(default_plan):
     assert corpus.plan_corpus(corpus.CorpusOptions()) == default_plan
-    smaller = corpus.plan_corpus(corpus.CorpusOptions(num_train=100))
+    smaller = corpus.plan_corpus(corpus.CorpusOptions(num_train=100, num_train_extra=50))
     for split in ("validation", "test", "test_voices"):
         assert smaller[split] == default_plan[split]
+    # Growing the language-model-only split leaves the codec's training split unchanged.
+    assert corpus.plan_corpus(corpus.CorpusOptions(num_train_extra=50))["train"] == default_plan["train"]
     other_seed = corpus.plan_corpus(corpus.CorpusOptions(seed=1))
     assert [spec.text for spec in other_seed["test"]] != [spec.text for spec in default_plan["test"]]
 
@@ -170,10 +178,15 @@ def test_options_errors_name_the_argument():
         corpus.CorpusOptions(speed_range=(210, 130))
     with pytest.raises(ValueError, match="`arithmetic_fraction`"):
         corpus.CorpusOptions(arithmetic_fraction=0.8, random_fraction=0.5)
+    with pytest.raises(ValueError, match="`extra_short_fraction`"):
+        corpus.CorpusOptions(extra_short_fraction=0.7, extra_random_fraction=0.5)
+    with pytest.raises(ValueError, match="`num_train_extra`"):
+        corpus.CorpusOptions(num_train_extra=-2)
     with pytest.raises(ValueError, match="`split`"):
         corpus.CorpusOptions().split_size("dev")
     quick = corpus.CorpusOptions.quick()
-    assert (quick.num_train, quick.num_validation, quick.num_test, quick.num_test_voices) == (64, 16, 16, 16)
+    assert (quick.num_train, quick.num_train_extra, quick.num_validation, quick.num_test,
+            quick.num_test_voices) == (64, 32, 16, 16, 16)
 
 
 def _streaming_wav(samples: np.ndarray, rate: int) -> bytes:
@@ -232,18 +245,19 @@ def test_missing_espeak_gives_clear_error(monkeypatch, tmp_path, capsys):
 @needs_espeak
 def test_tiny_build_loads_and_resumes(tmp_path):
     out = str(tmp_path / "corpus")
-    options = corpus.CorpusOptions(num_train=6, num_validation=2, num_test=2, num_test_voices=3, shard_size=4,
-                                   workers=1)
+    options = corpus.CorpusOptions(num_train=6, num_train_extra=3, num_validation=2, num_test=2, num_test_voices=3,
+                                   shard_size=4, workers=1)
     stats = corpus.build_corpus(out, options, progress=False)
-    assert stats["written"] == 5 and stats["skipped"] == 0 and stats["rows"] == 13
+    assert stats["written"] == 6 and stats["skipped"] == 0 and stats["rows"] == 16
 
     shards = {split: sorted(os.listdir(os.path.join(out, split))) for split in corpus.SPLITS}
     assert shards == {"train": ["shard-00000.parquet", "shard-00001.parquet"],
-                      "validation": ["shard-00000.parquet"], "test": ["shard-00000.parquet"],
+                      "train_extra": ["shard-00000.parquet"], "validation": ["shard-00000.parquet"], "test": ["shard-00000.parquet"],
                       "test_voices": ["shard-00000.parquet"]}
     with open(os.path.join(out, "corpus_info.json")) as handle:
         info = json.load(handle)
-    assert info["complete"] and info["sizes"] == {"train": 6, "validation": 2, "test": 2, "test_voices": 3}
+    assert info["complete"] and info["sizes"] == {"train": 6, "train_extra": 3, "validation": 2, "test": 2,
+                                                  "test_voices": 3}
     assert info["held_out_voices"] == list(corpus.HELD_OUT_VOICES) and info["sampling_rate"] == 24000
 
     plan = corpus.plan_corpus(options)
@@ -273,14 +287,14 @@ def test_tiny_build_loads_and_resumes(tmp_path):
     paths = [os.path.join(out, split, name) for split, names in shards.items() for name in names]
     mtimes = {path: os.stat(path).st_mtime_ns for path in paths}
     stats = corpus.build_corpus(out, options, progress=False)
-    assert stats["written"] == 0 and stats["skipped"] == 5 and stats["rows"] == 0
+    assert stats["written"] == 0 and stats["skipped"] == 6 and stats["rows"] == 0
     assert {path: os.stat(path).st_mtime_ns for path in paths} == mtimes
 
     # After losing a shard, only that shard is synthesized again (here with two worker processes).
     lost = os.path.join(out, "train", "shard-00001.parquet")
     os.remove(lost)
     stats = corpus.build_corpus(out, corpus.CorpusOptions(**{**options.__dict__, "workers": 2}), progress=False)
-    assert stats["written"] == 1 and stats["skipped"] == 4 and stats["rows"] == 2
+    assert stats["written"] == 1 and stats["skipped"] == 5 and stats["rows"] == 2
     assert all(os.stat(path).st_mtime_ns == mtime for path, mtime in mtimes.items() if path != lost)
     assert corpus.load_corpus(out, "train", cache_dir=str(tmp_path / "cache2"))["id"] == [
         spec.id for spec in plan["train"]]

@@ -3,6 +3,8 @@ held-out voices, speaks, and its codec reconstructs speech."""
 
 import json
 import os
+import random
+import shutil
 import subprocess
 import sys
 
@@ -52,20 +54,34 @@ def test_the_commands_default_to_the_miniature():
     assert is_tiny and tiny.config.hidden_size == 64
 
 
-def test_transcripts_are_vocabulary_words(mini, samples):
-    # The shipped LM is undertrained (docs/mini.md: its WER is still about 100 %); what holds already is that it
-    # answers an ASR request with words of its vocabulary, and stops.
+# The shipped model's measured WER on held-out voices is in its model card; this bound only catches a model that
+# stopped listening (the first, undertrained miniature scored about 105 %).
+HELD_OUT_WER_BOUND = 0.5
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
+def test_transcribes_fresh_clips_of_held_out_voices(mini, tmp_path):
+    """New espeak-ng clips (seeded random vocabulary sequences, voices never trained on) through the ASR pipeline."""
     from transformers import pipeline
 
-    from training_recipes.mini.corpus import load_vocabulary
+    from evaluation.metrics.text import corpus_error_rate
+    from training_recipes.mini.corpus import (HELD_OUT_VOICES, SAMPLING_RATE, encode_wav_pcm16,
+                                              generate_random_sequence, load_vocabulary, speak)
 
+    rng = random.Random(20261201)
+    vocabulary = load_vocabulary()
+    texts, paths = [], []
+    for index, voice in enumerate(HELD_OUT_VOICES[:8]):
+        text = generate_random_sequence(rng, vocabulary, 3, 6)
+        path = tmp_path / f"clip_{index}.wav"
+        path.write_bytes(encode_wav_pcm16(speak(text, voice, rng.randint(150, 190), rng.randint(35, 65)), SAMPLING_RATE))
+        texts.append(text)
+        paths.append(str(path))
     model, processor = mini
-    vocabulary = set(load_vocabulary())
     pipe = pipeline("mimo-audio", model=model, processor=processor)
-    paths = [p for p in samples if "arithmetic" not in p]
-    for result in pipe(paths, task="asr"):
-        words = result["text"].strip().lower().split()
-        assert 0 < len(words) <= 12 and set(words) <= vocabulary, result["text"]
+    hypotheses = [result["text"] for result in pipe(paths, task="asr")]
+    wer = corpus_error_rate(texts, hypotheses, "en")["value"]
+    assert wer <= HELD_OUT_WER_BOUND, list(zip(texts, hypotheses))
 
 
 def test_speaks(mini):

@@ -51,16 +51,40 @@ def test_pretraining_stages(tokenizer, special):
     rng = random.Random(0)
     stage1 = stage_examples(_row(), "pretrain_stage1", special, tokenizer.encode, rng)
     stage2 = stage_examples(_row(), "pretrain_stage2", special, tokenizer.encode, rng)
-    assert len(stage1) == len(stage2) == 3
+    assert len(stage1) == 2 and len(stage2) == 3
     for example in stage1 + stage2:
         patches = len(example["audio_patches"]) // 32
         assert example["input_ids"].count(special.empty) == patches
         assert example["labels"] == example["input_ids"]  # pretraining: every position is a target
-    # Stage 1 has the transcript as plain text, stage 2 a TTS-pretraining example (text, then speech streaming it).
-    assert stage1[2]["audio_patches"] == []
-    assert special.sostm in stage2[2]["input_ids"] and stage2[2]["input_ids"][0] != special.sostm
+    # Stage 1 listens (audio, then its transcript) and reads the transcript as plain text; no streaming segment,
+    # whose text runs ahead of its audio.
+    assert stage1[0]["input_ids"][0] == special.sosp and stage1[0]["input_ids"].count(special.empty) == 30 // 4 + 1
+    assert _decode(tokenizer, stage1[0]["input_ids"]).endswith("the red dog sees four green birds")
+    assert stage1[1]["audio_patches"] == []
+    assert not any(special.sostm in example["input_ids"] for example in stage1)
+    # Stage 2 adds TTS-pretraining (text, then speech streaming it) and the interleaved format.
+    assert special.sostm in stage2[1]["input_ids"] and stage2[1]["input_ids"][0] != special.sostm
+    assert special.sostm in stage2[2]["input_ids"]
     with pytest.raises(ValueError, match="stage must be one of"):
         stage_examples(_row(), "stage3", special, tokenizer.encode, rng)
+
+
+def test_short_clips_are_asr_and_tts_only(tokenizer, special):
+    rng = random.Random(0)
+    row = _row(kind="short", text="seven red", audio_codes=_codes(10))
+    assert len(stage_examples(row, "pretrain_stage1", special, tokenizer.encode, rng)) == 2
+    stage2 = stage_examples(row, "pretrain_stage2", special, tokenizer.encode, rng)
+    assert len(stage2) == 2 and stage2[0]["input_ids"][0] == special.sosp
+    asr, tts = stage_examples(row, "sft", special, tokenizer.encode, rng)
+    assert _decode(tokenizer, asr["labels"]).startswith("seven red")
+    assert special.sostm in tts["input_ids"]
+
+
+def test_arithmetic_pretraining_also_listens_to_the_answer(tokenizer, special):
+    rng = random.Random(0)
+    row = _row(kind="arithmetic", text="what is three plus four", answer_text="seven", answer_codes=_codes(12, 1))
+    question, text, answer = stage_examples(row, "pretrain_stage1", special, tokenizer.encode, rng)
+    assert _decode(tokenizer, answer["input_ids"]).endswith("seven") and answer["input_ids"].count(special.empty) == 3
 
 
 def test_sft_examples_match_the_inference_prompts(tokenizer, special):
@@ -95,3 +119,41 @@ def test_mini_lm_config_covers_tokenizer_and_codec(tokenizer):
     assert config.vocab_size >= len(tokenizer) and config.vocab_size % 64 == 0
     assert config.speech_vocab_sizes == [1025, 1025] + [129] * 6
     assert config.empty_token_id == tokenizer.convert_tokens_to_ids("<|empty|>")
+
+
+def test_speech_embeddings_start_from_the_codec_codebooks(tokenizer):
+    """After `init_speech_embeddings_from_codec`, what the patch encoder reads for a frame (the sum of its 8 code
+    embeddings) is the codec's quantized latent for those codes, times one scale."""
+    import torch
+
+    from modeling_mimo_audio import MiMoAudioForConditionalGeneration, MiMoAudioTokenizerModel
+    from modeling_mimo_audio.tiny import tiny_codec_config
+    from training_recipes.mini.model import init_speech_embeddings_from_codec
+
+    torch.manual_seed(0)
+    codec = MiMoAudioTokenizerModel(tiny_codec_config()).eval()
+    quantizer = codec.encoder.quantizer
+    for codebook in quantizer.codebooks:
+        codebook.embed.normal_()
+        codebook.cluster_size.uniform_(0, 5)
+    sizes = [codebook.embed.shape[0] for codebook in quantizer.codebooks]
+    small = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=1, num_attention_heads=2,
+                 num_key_value_heads=1, local_dim=64, local_layers=1, local_attn_heads=2, local_ffn_dim=128,
+                 input_local_dim=codec.config.d_model, input_local_layers=1)
+    model = MiMoAudioForConditionalGeneration(mini_lm_config(tokenizer, sizes, **small))
+    scale = init_speech_embeddings_from_codec(model, codec, target_rms=0.5)
+    assert scale > 0
+
+    codes = torch.stack([torch.randint(0, size, (5, 3)) for size in sizes], dim=-1)  # [5, 3 frames, 8]
+    with torch.no_grad():
+        summed = model._sum_speech_embeddings(codes)
+        expected = sum(codebook.embed[codes[..., i]] for i, codebook in enumerate(quantizer.codebooks)) * scale
+    torch.testing.assert_close(summed, expected)
+    usage = quantizer.codebooks[0].cluster_size / quantizer.codebooks[0].cluster_size.sum()
+    first_rms = (usage * model.speech_embeddings[0].weight[: sizes[0]].pow(2).mean(1)).sum().sqrt()
+    assert abs(float(first_rms) - 0.5) < 1e-4
+    assert not model.speech_embeddings[0].weight[sizes[0]:].any()  # the empty id
+
+    wrong = MiMoAudioForConditionalGeneration(mini_lm_config(tokenizer, sizes, **{**small, "input_local_dim": 32}))
+    with pytest.raises(ValueError, match="input_local_dim"):
+        init_speech_embeddings_from_codec(wrong, codec)

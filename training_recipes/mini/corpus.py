@@ -4,6 +4,8 @@ Every text uses only the words of `vocabulary.txt` (next to this file), in three
 
 - `sentence`: a small English grammar ("the red dog sees a small house", "four green birds run");
 - `random`: 3-8 vocabulary words in random order (what ASR word error rate is measured on);
+- `short`: 1-3 vocabulary words in random order (only in `train_extra`: short clips teach the LM which sound is
+  which word before it has to find words inside long clips);
 - `arithmetic`: "what is three plus four" / "what is nine minus two" (operands 0..10, results 0..20, never negative),
   with the answer ("seven") spoken in the same voice as a second clip.
 
@@ -11,7 +13,9 @@ Voices are espeak-ng English accents combined with the `+m1`..`+m7` / `+f1`..`+f
 and pitches. `HELD_OUT_VOICES` (the whole Caribbean accent `en-029`, plus accent/variant combinations whose parts
 are seen in training but never together) speak only the `test_voices` split.
 
-Splits: `train` (training voices; sentences, random sequences and arithmetic), `validation` (small, same mix),
+Splits: `train` (training voices; sentences, random sequences and arithmetic), `train_extra` (training voices;
+short and random sequences and sentences, for the language model only: the codec trains on `train`, and this split
+can grow without changing the codec), `validation` (small, same mix as `train`),
 `test` (training voices, random sequences only) and `test_voices` (held-out voices; random sequences and
 arithmetic). No text of `validation`, `test` or `test_voices` occurs in `train`; for arithmetic this means a fixed
 share of the operand pairs is reserved for the evaluation splits.
@@ -21,8 +25,8 @@ with the project's resampler and stored as 16-bit PCM WAV bytes in Parquet shard
 `DIR/{split}/shard-{k:05d}.parquet`. The plan of every row is a pure function of the options and the seed, and a
 shard is renamed into place only when complete, so a rerun skips finished shards and resumes where it stopped.
 
-    python -m training_recipes.mini.corpus --out data/mini_corpus            # full corpus (~6600 rows)
-    python -m training_recipes.mini.corpus --out /tmp/mini --quick           # 64 + 3 x 16 rows
+    python -m training_recipes.mini.corpus --out data/mini_corpus            # full corpus (~26600 rows)
+    python -m training_recipes.mini.corpus --out /tmp/mini --quick           # 64 + 32 + 3 x 16 rows
 """
 
 from __future__ import annotations
@@ -54,6 +58,8 @@ __all__ = [
     "CORPUS_VERSION",
     "SAMPLING_RATE",
     "SPLITS",
+    "TRAINING_SPLITS",
+    "KINDS",
     "ESPEAK_MISSING_MESSAGE",
     "LANGUAGES",
     "VARIANTS",
@@ -88,7 +94,9 @@ __all__ = [
 
 CORPUS_VERSION = "1"
 SAMPLING_RATE = 24000
-SPLITS = ("train", "validation", "test", "test_voices")
+SPLITS = ("train", "train_extra", "validation", "test", "test_voices")
+TRAINING_SPLITS = ("train", "train_extra")
+KINDS = ("sentence", "random", "short", "arithmetic")
 ESPEAK_MISSING_MESSAGE = "espeak-ng is not installed: apt-get install espeak-ng"
 # espeak-ng's default amplitude (100) drives some voices to full scale; 75 leaves headroom for the resampler.
 ESPEAK_AMPLITUDE = 75
@@ -215,6 +223,7 @@ class CorpusOptions:
 
     Args:
         num_train (`int`, defaults to 6000): rows of the `train` split.
+        num_train_extra (`int`, defaults to 20000): rows of the `train_extra` split (language model only).
         num_validation (`int`, defaults to 200): rows of the `validation` split.
         num_test (`int`, defaults to 200): rows of the `test` split (random word sequences only).
         num_test_voices (`int`, defaults to 200): rows of the `test_voices` split (held-out voices).
@@ -224,6 +233,8 @@ class CorpusOptions:
         arithmetic_fraction (`float`, defaults to 0.15): share of arithmetic rows in `train` and `validation`.
         random_fraction (`float`, defaults to 0.35): share of random word sequences in `train` and `validation`
             (the rest are grammar sentences).
+        extra_short_fraction (`float`, defaults to 0.4), extra_random_fraction (`float`, defaults to 0.4): shares
+            of 1-3-word and 3-8-word random sequences in `train_extra` (the rest are grammar sentences).
         test_voices_arithmetic_fraction (`float`, defaults to 0.25): share of arithmetic rows in `test_voices` (the
             rest are random word sequences).
         held_out_arithmetic_fraction (`float`, defaults to 0.2): share of the operand pairs reserved for the
@@ -234,6 +245,7 @@ class CorpusOptions:
     """
 
     num_train: int = 6000
+    num_train_extra: int = 20000
     num_validation: int = 200
     num_test: int = 200
     num_test_voices: int = 200
@@ -242,6 +254,8 @@ class CorpusOptions:
     shard_size: int = 500
     arithmetic_fraction: float = 0.15
     random_fraction: float = 0.35
+    extra_short_fraction: float = 0.4
+    extra_random_fraction: float = 0.4
     test_voices_arithmetic_fraction: float = 0.25
     held_out_arithmetic_fraction: float = 0.2
     speed_range: tuple[int, int] = (130, 210)
@@ -249,7 +263,7 @@ class CorpusOptions:
     padding_ms: float = 50.0
 
     def __post_init__(self):
-        for name in ("num_train", "num_validation", "num_test", "num_test_voices"):
+        for name in ("num_train", "num_train_extra", "num_validation", "num_test", "num_test_voices"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"`{name}` must be a non-negative int, got {value!r}")
@@ -259,8 +273,8 @@ class CorpusOptions:
                 raise ValueError(f"`{name}` must be a positive int, got {value!r}")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool):
             raise ValueError(f"`seed` must be an int, got {self.seed!r}")
-        for name in ("arithmetic_fraction", "random_fraction", "test_voices_arithmetic_fraction",
-                     "held_out_arithmetic_fraction"):
+        for name in ("arithmetic_fraction", "random_fraction", "extra_short_fraction", "extra_random_fraction",
+                     "test_voices_arithmetic_fraction", "held_out_arithmetic_fraction"):
             value = getattr(self, name)
             if not 0.0 <= float(value) <= 1.0:
                 raise ValueError(f"`{name}` must be in [0, 1], got {value!r}")
@@ -268,6 +282,11 @@ class CorpusOptions:
             raise ValueError(
                 f"`arithmetic_fraction` + `random_fraction` must be at most 1, got "
                 f"{self.arithmetic_fraction} + {self.random_fraction}"
+            )
+        if self.extra_short_fraction + self.extra_random_fraction > 1.0:
+            raise ValueError(
+                f"`extra_short_fraction` + `extra_random_fraction` must be at most 1, got "
+                f"{self.extra_short_fraction} + {self.extra_random_fraction}"
             )
         if not 0.0 < self.held_out_arithmetic_fraction < 1.0:
             raise ValueError(
@@ -289,8 +308,9 @@ class CorpusOptions:
 
     @classmethod
     def quick(cls, **overrides) -> "CorpusOptions":
-        """The `--quick` sizes: 64 train rows and 16 rows in each other split."""
-        sizes = {"num_train": 64, "num_validation": 16, "num_test": 16, "num_test_voices": 16}
+        """The `--quick` sizes: 64 `train` rows, 32 `train_extra` rows and 16 rows in each other split."""
+        sizes = {"num_train": 64, "num_train_extra": 32, "num_validation": 16, "num_test": 16,
+                 "num_test_voices": 16}
         sizes.update(overrides)
         return cls(**sizes)
 
@@ -544,6 +564,9 @@ def _split_kinds(split: str, options: CorpusOptions) -> dict[str, float]:
     if split in ("train", "validation"):
         return {"arithmetic": options.arithmetic_fraction, "random": options.random_fraction,
                 "sentence": 1.0 - options.arithmetic_fraction - options.random_fraction}
+    if split == "train_extra":
+        return {"short": options.extra_short_fraction, "random": options.extra_random_fraction,
+                "sentence": 1.0 - options.extra_short_fraction - options.extra_random_fraction}
     if split == "test":
         return {"random": 1.0}
     return {"arithmetic": options.test_voices_arithmetic_fraction,
@@ -558,7 +581,7 @@ def _plan_split(split: str, options: CorpusOptions, vocabulary: Sequence[str], a
     rng = random.Random(f"mimo-mini-corpus-{CORPUS_VERSION}-{options.seed}-{split}")
     kinds = _kind_list(rng, size, _split_kinds(split, options))
     voices = _balanced_voices(rng, size, HELD_OUT_VOICES if split == "test_voices" else TRAIN_VOICES)
-    evaluation = split != "train"
+    evaluation = split not in TRAINING_SPLITS
     specs = []
     for index, (kind, voice) in enumerate(zip(kinds, voices)):
         answer = ""
@@ -566,7 +589,12 @@ def _plan_split(split: str, options: CorpusOptions, vocabulary: Sequence[str], a
             if kind == "arithmetic":
                 text, answer = rng.choice(arithmetic_pool)
                 break  # the pools are disjoint, and a question may be asked by several voices
-            text = generate_sentence(rng) if kind == "sentence" else generate_random_sequence(rng, vocabulary)
+            if kind == "sentence":
+                text = generate_sentence(rng)
+            elif kind == "short":
+                text = generate_random_sequence(rng, vocabulary, 1, 3)
+            else:
+                text = generate_random_sequence(rng, vocabulary)
             if text not in reserved:
                 break
         else:
@@ -586,7 +614,7 @@ def plan_corpus(options: CorpusOptions, vocabulary: Sequence[str] | None = None)
     The rows of every split, as a pure function of `options` (no synthesis).
 
     Each split has its own random stream, so changing one split's size leaves the other splits unchanged. The
-    evaluation splits are planned first and their sentences and random sequences are excluded from `train`; their
+    evaluation splits are planned first and their sentences and random sequences are excluded from the training splits; their
     arithmetic questions come from the held-out pool of `split_arithmetic_problems`.
 
     Returns:
@@ -596,8 +624,8 @@ def plan_corpus(options: CorpusOptions, vocabulary: Sequence[str] | None = None)
     train_pool, held_out_pool = split_arithmetic_problems(options.seed, options.held_out_arithmetic_fraction)
     reserved: set[str] = set(question for question, _ in held_out_pool)
     plans = {}
-    for split in ("test", "test_voices", "validation", "train"):
-        pool = train_pool if split == "train" else held_out_pool
+    for split in ("test", "test_voices", "validation", "train", "train_extra"):
+        pool = train_pool if split in TRAINING_SPLITS else held_out_pool
         plans[split] = _plan_split(split, options, vocabulary, pool, reserved)
     return {split: plans[split] for split in SPLITS}
 
@@ -827,8 +855,7 @@ def _corpus_info(options: CorpusOptions, plans: dict[str, list[ClipSpec]], compl
         "options": options.plan_dict(),
         "sizes": {split: len(specs) for split, specs in plans.items()},
         "shards": {split: -(-len(specs) // options.shard_size) for split, specs in plans.items()},
-        "kinds": {split: {kind: sum(spec.kind == kind for spec in specs) for kind in ("sentence", "random",
-                                                                                      "arithmetic")}
+        "kinds": {split: {kind: sum(spec.kind == kind for spec in specs) for kind in KINDS}
                   for split, specs in plans.items()},
         "languages": list(LANGUAGES),
         "variants": list(VARIANTS),
@@ -944,7 +971,7 @@ def load_corpus(corpus_dir: str, split: str, cache_dir: str | None = None):
 
     Args:
         corpus_dir (`str`): the `--out` directory of a build.
-        split (`str`): one of "train", "validation", "test", "test_voices".
+        split (`str`): one of `SPLITS`.
         cache_dir (`str`, *optional*): `datasets` cache directory (defaults to the `datasets` default).
     """
     import datasets

@@ -2,7 +2,8 @@
 
 `init_mini_folder(codec_dir, texts, output_dir)` trains a small byte-level BPE tokenizer on `texts` (the corpus
 transcripts plus every prompt text the tasks use) with MiMo-Audio's special tokens, builds a small random
-`MiMoAudioForConditionalGeneration` (`mini_lm_config`) whose vocabulary covers it, and saves model + processor
+`MiMoAudioForConditionalGeneration` (`mini_lm_config`) whose vocabulary covers it, starts its speech embeddings
+from the codec's codebooks (`init_speech_embeddings_from_codec`), and saves model + processor
 (tokenizer, chat template, feature extractor, the trained codec in `audio_tokenizer/`) to `output_dir`: the folder
 the pretraining recipes start from (`model.name_or_path`), and one `AutoProcessor` opens.
 """
@@ -27,7 +28,7 @@ from processing.prompts_mimo_audio import (
 from processing.tokenization_mimo_audio import lm_config_token_ids, train_bpe_tokenizer
 
 
-__all__ = ["MINI_LM_SIZES", "mini_lm_config", "prompt_texts", "init_mini_folder"]
+__all__ = ["MINI_LM_SIZES", "mini_lm_config", "prompt_texts", "init_speech_embeddings_from_codec", "init_mini_folder"]
 
 # Backbone and patch-module sizes of the miniature (about 10M parameters; 20 MB in fp16).
 MINI_LM_SIZES = dict(
@@ -73,6 +74,48 @@ def mini_lm_config(tokenizer, codebook_sizes: list[int], **overrides) -> MiMoAud
     )
 
 
+@torch.no_grad()
+def init_speech_embeddings_from_codec(model: MiMoAudioForConditionalGeneration, codec: MiMoAudioTokenizerModel,
+                                      target_rms: float = 1.0) -> float:
+    """
+    Starts the LM's speech embeddings from the codec's RVQ codebooks, so that the sum over a frame's 8 codebooks (what
+    the patch encoder reads) is the codec's quantized latent, times one scale, instead of a sum of random vectors.
+
+    Why: a reconstruction-only codec's code ids carry no similarity (two ids for nearly the same sound are as unrelated
+    as any two); with random embeddings the LM has to learn every id's meaning from its co-occurrence with words,
+    which is what kept the first miniature from learning to listen. (The released tokenizer makes its first levels
+    meaningful another way: an audio-to-text loss while it is trained.) Only the initial values change; the
+    architecture and the checkpoint layout are the same.
+
+    Args:
+        model: the random LM; its `config.input_local_dim` must equal the codebook dimension.
+        codec: the trained codec whose first `config.num_codebooks` codebooks the LM reads.
+        target_rms (`float`, defaults to 1.0): RMS given to the (usage-weighted) first codebook's vectors; every
+            codebook gets the same scale, so the sum stays proportional to the quantized latent.
+
+    Returns:
+        `float`: the scale applied to the codebook vectors.
+    """
+    codebooks = codec.encoder.quantizer.codebooks[: model.config.num_codebooks]
+    dims = {codebook.embed.shape[1] for codebook in codebooks}
+    if dims != {model.config.input_local_dim}:
+        raise ValueError(f"the codec's codebook dimension {sorted(dims)} differs from the LM's `input_local_dim` "
+                         f"{model.config.input_local_dim}")
+    first = codebooks[0]
+    usage = first.cluster_size.float().clamp(min=0)
+    weights = usage / usage.sum() if float(usage.sum()) > 0 else torch.full_like(usage, 1.0 / usage.numel())
+    rms = float((weights * first.embed.float().pow(2).mean(dim=1)).sum().sqrt())
+    if rms <= 0:
+        raise ValueError("the codec's first codebook is all zeros: is it trained?")
+    scale = target_rms / rms
+    for embedding, codebook, size in zip(model.speech_embeddings, codebooks, model.config.speech_empty_ids):
+        if codebook.embed.shape[0] != size:
+            raise ValueError(f"codebook of {codebook.embed.shape[0]} entries for a speech vocabulary of {size}")
+        embedding.weight[:size] = (codebook.embed.float() * scale).to(embedding.weight.dtype)
+        embedding.weight[size:] = 0.0  # the empty id is masked out of the sum anyway
+    return scale
+
+
 def init_mini_folder(codec_dir: str | os.PathLike, texts: Iterable[str], output_dir: str | os.PathLike,
                      vocab_size: int = 1024, seed: int = 0, **lm_overrides):
     """Trains the tokenizer on `texts` + `prompt_texts()`, builds the random LM, and saves model + processor (with
@@ -83,6 +126,7 @@ def init_mini_folder(codec_dir: str | os.PathLike, texts: Iterable[str], output_
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = MiMoAudioForConditionalGeneration(mini_lm_config(tokenizer, codebook_sizes, **lm_overrides))
+    init_speech_embeddings_from_codec(model, codec)
     model.generation_config = get_generation_preset("default", tokenizer, max_new_tokens=256)
     processor = MiMoAudioProcessor(
         MiMoAudioFeatureExtractor.from_tokenizer_config(codec.config), tokenizer, audio_tokenizer=codec,

@@ -3,15 +3,19 @@
 - `encode_corpus`: every split of the corpus (`training_recipes.mini.corpus`) through the trained codec, in batches,
   into `codes/{split}.parquet` (`audio_codes` and, for arithmetic rows, `answer_codes`, both `[8, frames]`).
 - `stage_examples`: one corpus row -> the examples it contributes to a stage:
-  * `pretrain_stage1` (text loss only): ASR-pretraining (audio then transcript), interleaved speech-text
-    (`[Int]:` + a streaming segment), and the transcript as plain text;
-  * `pretrain_stage2` (text + audio loss): the same plus TTS-pretraining (text then a streaming segment speaking it);
+  * `pretrain_stage1` (text loss only): ASR-pretraining (audio then transcript; for arithmetic rows also of the
+    answer clip) and the transcript as plain text. No interleaved examples here: a streaming segment's text runs
+    ahead of its audio, so with the audio loss off they would only train language modelling of random words;
+  * `pretrain_stage2` (text + audio loss): ASR-pretraining, interleaved speech-text (`[Int]:` + a streaming
+    segment) and TTS-pretraining (text then a streaming segment speaking it);
   * `sft`, in the released chat formats: ASR (the fixed evaluation instruction, sometimes another English template,
     with the empty think block the inference prompt carries), TTS (the default template), instruct-TTS with a style
     instruction espeak-ng realises (voice gender and speed) after a `<think>` trace, and spoken arithmetic: a spoken
     question, a `<think>` trace working it out, and the answer as a spoken streaming segment.
 - `build_stage_data`: writes `{stage}/train-*.parquet` (and `{stage}/eval.parquet` from the validation split) of
-  formatted examples the recipes read as `data.train_files` / `data.eval_files`.
+  formatted examples the recipes read as `data.train_files` / `data.eval_files`. Training examples come from the
+  `train` and `train_extra` splits (short 1-3-word clips there: ASR and TTS only), evaluation examples from
+  `validation`.
 """
 
 from __future__ import annotations
@@ -54,8 +58,8 @@ def arithmetic_thinking(question: str, answer: str) -> str:
     return f"{question.removeprefix('what is ').strip()} is {answer}"
 
 
-def encode_corpus(corpus_dir: str, codec_dir: str, output_dir: str, splits=("train", "validation", "test",
-                  "test_voices"), batch_size: int = 32):
+def encode_corpus(corpus_dir: str, codec_dir: str, output_dir: str, splits=("train", "train_extra", "validation",
+                  "test", "test_voices"), batch_size: int = 32):
     """Encodes every clip (and arithmetic answer clip) of `splits` with the codec; one Parquet file per split,
     written once complete (a rerun skips finished splits)."""
     import pyarrow as pa
@@ -123,13 +127,16 @@ def stage_examples(row: dict, stage: str, special: SpecialTokenIds, tokenize, rn
     codes, text = row["audio_codes"], row["text"]
     if stage not in STAGES:
         raise ValueError(f"stage must be one of {STAGES}, got {stage!r}")
-    if stage in ("pretrain_stage1", "pretrain_stage2"):
+    if stage == "pretrain_stage1":
+        examples = [asr_pretrain_example(codes, text, special, tokenize), text_only_example(text, special, tokenize)]
+        if row.get("answer_codes"):
+            examples.append(asr_pretrain_example(row["answer_codes"], row["answer_text"], special, tokenize))
+        return examples
+    if stage == "pretrain_stage2":
         examples = [asr_pretrain_example(codes, text, special, tokenize),
-                    interleaved_example([{"audio": codes, "transcript": text}], special, tokenize)]
-        if stage == "pretrain_stage1":
-            examples.append(text_only_example(text, special, tokenize))
-        else:
-            examples.append(tts_pretrain_example(text, codes, special, tokenize))
+                    tts_pretrain_example(text, codes, special, tokenize)]
+        if row.get("kind") != "short":
+            examples.append(interleaved_example([{"audio": codes, "transcript": text}], special, tokenize))
         if row.get("answer_codes"):
             examples.append(interleaved_example([{"audio": codes, "transcript": text},
                                                  {"audio": row["answer_codes"], "transcript": row["answer_text"]}],
@@ -142,13 +149,16 @@ def stage_examples(row: dict, stage: str, special: SpecialTokenIds, tokenize, rn
         return [conversation_example(question + [_spoken_answer(row["answer_text"], row["answer_codes"], thinking)],
                                      special, tokenize),
                 conversation_example(_asr_messages(row, rng, ASR_TEMPLATES["en"]), special, tokenize)]
+    tts = conversation_example([{"role": "user", "content": f"{TTS_TEMPLATE}: {text}"},
+                                _spoken_answer(text, codes, None)], special, tokenize)
+    if row.get("kind") == "short":
+        return [conversation_example(_asr_messages(row, rng, ASR_TEMPLATES["en"]), special, tokenize), tts]
     instruction, thinking = style_instruction(row["gender"], int(row["speed"]))
     # ASR twice (independent instruction draws): listening is what the short pretraining learned least.
     return [
         conversation_example(_asr_messages(row, rng, ASR_TEMPLATES["en"]), special, tokenize),
         conversation_example(_asr_messages(row, rng, ASR_TEMPLATES["en"]), special, tokenize),
-        conversation_example([{"role": "user", "content": f"{TTS_TEMPLATE}: {text}"},
-                              _spoken_answer(text, codes, None)], special, tokenize),
+        tts,
         conversation_example([{"role": "system", "content": [{"type": "text", "text": INSTRUCT_TTS_SYSTEM_PROMPT}]},
                               {"role": "user", "content": f"{TTS_TEMPLATE}: {text}({instruction})"},
                               _spoken_answer(text, codes, thinking)], special, tokenize),
@@ -174,7 +184,8 @@ def build_stage_data(codes_dir: str, model_dir: str, output_dir: str, stages=STA
     def tokenize(text):
         return tokenizer(text, add_special_tokens=False)["input_ids"]
 
-    splits = {"train": pq.read_table(os.path.join(codes_dir, "train.parquet")).to_pylist()}
+    training = [os.path.join(codes_dir, f"{split}.parquet") for split in ("train", "train_extra")]
+    splits = {"train": [row for path in training if os.path.exists(path) for row in pq.read_table(path).to_pylist()]}
     validation = os.path.join(codes_dir, "validation.parquet")
     splits["eval"] = pq.read_table(validation).to_pylist() if os.path.exists(validation) else []
     for stage in stages:
