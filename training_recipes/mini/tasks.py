@@ -28,6 +28,7 @@ import numpy as np
 
 from ..formats import conversation_example, interleaved_example, SpecialTokenIds, asr_pretrain_example
 from ..formats import text_only_example, tts_pretrain_example
+from .corpus import SPLITS, TRAINING_SPLITS
 
 
 __all__ = ["STAGES", "style_instruction", "encode_corpus", "stage_examples", "build_stage_data"]
@@ -58,8 +59,7 @@ def arithmetic_thinking(question: str, answer: str) -> str:
     return f"{question.removeprefix('what is ').strip()} is {answer}"
 
 
-def encode_corpus(corpus_dir: str, codec_dir: str, output_dir: str, splits=("train", "train_extra", "validation",
-                  "test", "test_voices"), batch_size: int = 32):
+def encode_corpus(corpus_dir: str, codec_dir: str, output_dir: str, splits=SPLITS, batch_size: int = 32):
     """Encodes every clip (and arithmetic answer clip) of `splits` with the codec; one Parquet file per split,
     written once complete (a rerun skips finished splits)."""
     import pyarrow as pa
@@ -184,7 +184,7 @@ def build_stage_data(codes_dir: str, model_dir: str, output_dir: str, stages=STA
     def tokenize(text):
         return tokenizer(text, add_special_tokens=False)["input_ids"]
 
-    training = [os.path.join(codes_dir, f"{split}.parquet") for split in ("train", "train_extra")]
+    training = [os.path.join(codes_dir, f"{split}.parquet") for split in TRAINING_SPLITS]
     splits = {"train": [row for path in training if os.path.exists(path) for row in pq.read_table(path).to_pylist()]}
     validation = os.path.join(codes_dir, "validation.parquet")
     splits["eval"] = pq.read_table(validation).to_pylist() if os.path.exists(validation) else []
