@@ -20,6 +20,7 @@ from transformers.utils import logging
 from .configuration_mimo_audio import MiMoAudioConfig
 from .generation_mimo_audio import MiMoAudioGenerationMixin
 from .layout_mimo_audio import delay_patch, interleaved_to_patches, patches_to_interleaved
+from .safetensors_only import SafetensorsOnlyMixin
 
 
 logger = logging.get_logger(__name__)
@@ -67,7 +68,7 @@ class MiMoAudioCausalLMOutputWithPast(ModelOutput):
     attentions: tuple[torch.FloatTensor, ...] | None = None
 
 
-class MiMoAudioPreTrainedModel(PreTrainedModel):
+class MiMoAudioPreTrainedModel(SafetensorsOnlyMixin, PreTrainedModel):
     config: MiMoAudioConfig
     base_model_prefix = "model"
     supports_gradient_checkpointing = True

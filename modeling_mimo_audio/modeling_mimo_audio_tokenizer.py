@@ -40,6 +40,7 @@ from .layers_mimo_audio_tokenizer import (
     run_layers,
 )
 from .quantization_mimo_audio_tokenizer import MiMoAudioTokenizerCodebook, MiMoAudioTokenizerQuantizer
+from .safetensors_only import SafetensorsOnlyMixin
 
 # Upstream's inference pipeline encodes long audio in independent 60 s segments (6000 mel frames -> 1500 codes).
 ENCODE_SEGMENT_FRAMES = 6000
@@ -215,7 +216,7 @@ class MiMoAudioTokenizerDecoder(nn.Module):
 # ----------------------------------------------------------------------------------------------------------------
 
 
-class MiMoAudioTokenizerPreTrainedModel(PreTrainedAudioTokenizerBase):
+class MiMoAudioTokenizerPreTrainedModel(SafetensorsOnlyMixin, PreTrainedAudioTokenizerBase):
     config_class = MiMoAudioTokenizerConfig
     base_model_prefix = "mimo_audio_tokenizer"
     main_input_name = "input_features"
