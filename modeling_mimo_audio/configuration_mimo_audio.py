@@ -3,6 +3,8 @@
 from transformers import Qwen2Config
 from transformers.utils import logging
 
+from processing.config_checks import check_int, check_int_list, check_number
+
 
 logger = logging.get_logger(__name__)
 
@@ -37,7 +39,7 @@ def _parse_int_list(value, length, name):
     if isinstance(value, int):
         return [value] * length
     if isinstance(value, (list, tuple)):
-        return [int(v) for v in value]
+        return check_int_list(name, value)
     raise TypeError(f"`{name}` must be a list of ints, got {type(value).__name__}")
 
 
@@ -158,7 +160,12 @@ class MiMoAudioConfig(Qwen2Config):
                 value = kwargs.pop(upstream_name)
                 if getattr(self, our_name) is None or our_name in ("patch_size", "num_codebooks"):
                     setattr(self, our_name, value)
-        n = self.num_codebooks
+        # Fields the defaults below are computed from are checked first, so a bad one is reported by name.
+        n = check_int("num_codebooks", self.num_codebooks, minimum=1)
+        for name in ("hidden_size", "num_attention_heads", "local_dim"):
+            check_int(name, getattr(self, name), minimum=1)
+        for name in ("input_local_dim", "head_dim"):
+            check_int(name, getattr(self, name), minimum=1, optional=True)
         self.speech_vocab_sizes = _parse_int_list(self.speech_vocab_sizes, n, "speech_vocab_sizes") or (
             [1025, 1025] + [129] * (n - 2)
         )
@@ -170,16 +177,52 @@ class MiMoAudioConfig(Qwen2Config):
             self.audio_loss_weights = [12.0, 8.0, 6.0, 4.0, 2.0, 2.0, 1.0, 1.0][:n] + [1.0] * max(0, n - 8)
         elif isinstance(self.audio_loss_weights, str):
             self.audio_loss_weights = [float(w) for w in self.audio_loss_weights.split("-")]
+        elif isinstance(self.audio_loss_weights, (list, tuple)):
+            self.audio_loss_weights = [
+                float(check_number(f"audio_loss_weights[{i}]", w, minimum=0))
+                for i, w in enumerate(self.audio_loss_weights)
+            ]
         else:
-            self.audio_loss_weights = [float(w) for w in self.audio_loss_weights]
+            raise TypeError(f"`audio_loss_weights` must be a list of numbers, got {self.audio_loss_weights!r}")
         if self.input_local_dim is None:
             self.input_local_dim = self.local_dim
         if self.head_dim is None:
             self.head_dim = self.hidden_size // self.num_attention_heads
         super().__post_init__(**kwargs)
-        self._validate_mimo_fields()
+        self.validate_architecture()
 
-    def _validate_mimo_fields(self):
+    def validate_architecture(self):
+        """Checks every numeric field of the backbone and of the patch encoder/decoder (ints are ints, sizes and
+        counts positive, rates and weights in range, special token ids inside the text vocabulary) and the
+        per-codebook lists. Runs at construction."""
+        super().validate_architecture()
+        positive_ints = (
+            "vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+            "num_key_value_heads", "max_position_embeddings", "head_dim", "patch_size", "num_codebooks",
+            "local_dim", "local_layers", "local_attn_heads", "local_ffn_dim", "input_local_dim", "input_local_layers",
+        )  # fmt: skip
+        for name in positive_ints:
+            check_int(name, getattr(self, name), minimum=1)
+        check_int("max_window_layers", self.max_window_layers, minimum=0)
+        check_int("sliding_window", self.sliding_window, minimum=1, optional=True)
+        if self.num_attention_heads % self.num_key_value_heads:
+            raise ValueError(
+                f"`num_attention_heads` ({self.num_attention_heads}) must be a multiple of `num_key_value_heads` "
+                f"({self.num_key_value_heads})"
+            )
+        check_number("rms_norm_eps", self.rms_norm_eps, minimum=0, exclusive_minimum=True)
+        check_number("initializer_range", self.initializer_range, minimum=0)
+        for name in ("attention_dropout", "local_attn_dropout"):
+            check_number(name, getattr(self, name), minimum=0, maximum=1)
+        for name in ("text_loss_weight", "empty_token_loss_weight"):
+            check_number(name, getattr(self, name), minimum=0)
+        if self.input_full_attention is not None and not isinstance(self.input_full_attention, bool):
+            raise TypeError(f"`input_full_attention` must be a bool, got {self.input_full_attention!r}")
+        for name in ("empty", "sosp", "eosp", "sostm", "eostm", "eot"):
+            check_int(f"{name}_token_id", getattr(self, f"{name}_token_id"), 0, self.vocab_size - 1, optional=True)
+        check_int_list("speech_vocab_sizes", self.speech_vocab_sizes, minimum=1)
+        check_int_list("speech_empty_ids", self.speech_empty_ids, minimum=0)
+        check_int_list("delay_pattern", self.delay_pattern, minimum=0)
         n = self.num_codebooks
         for name in ("speech_vocab_sizes", "speech_empty_ids", "delay_pattern", "audio_loss_weights"):
             value = getattr(self, name)
@@ -192,10 +235,6 @@ class MiMoAudioConfig(Qwen2Config):
                 raise ValueError(
                     f"`speech_empty_ids[{c}]` ({empty}) must be a valid id of codebook {c} (size {size})"
                 )
-        if any(d < 0 for d in self.delay_pattern):
-            raise ValueError(f"`delay_pattern` must hold non-negative delays, got {self.delay_pattern}")
-        if self.patch_size < 1:
-            raise ValueError(f"`patch_size` must be >= 1, got {self.patch_size}")
         for name, dim in (("local_dim", self.local_dim), ("input_local_dim", self.input_local_dim)):
             if dim % self.local_attn_heads != 0:
                 raise ValueError(f"`{name}` ({dim}) must be divisible by `local_attn_heads` ({self.local_attn_heads})")

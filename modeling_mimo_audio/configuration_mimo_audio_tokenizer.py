@@ -2,6 +2,8 @@
 
 from transformers import PreTrainedConfig
 
+from processing.config_checks import check_int, check_int_list, check_mel_front_end, check_number
+
 # Codebook sizes of the released MiMo-Audio-Tokenizer: two 1024-entry layers, then eighteen of 128.
 RELEASED_CODEBOOK_SIZES = (1024, 1024) + (128,) * 18
 
@@ -129,24 +131,54 @@ class MiMoAudioTokenizerConfig(PreTrainedConfig):
             self.codebook_size = list(RELEASED_CODEBOOK_SIZES)
         elif isinstance(self.codebook_size, int):
             self.codebook_size = [self.codebook_size]
+        for name in ("encoder_attn_window_size", "decoder_attn_window_size", "vocoder_attn_window_size"):
+            if not isinstance(getattr(self, name), (list, tuple)):
+                raise TypeError(f"`{name}` must be a [left, right] list of ints, got {getattr(self, name)!r}")
+        if not isinstance(self.codebook_size, (list, tuple)):
+            raise TypeError(f"`codebook_size` must be an int or a list of ints, got {self.codebook_size!r}")
         self.encoder_attn_window_size = list(self.encoder_attn_window_size)
         self.decoder_attn_window_size = list(self.decoder_attn_window_size)
         self.vocoder_attn_window_size = list(self.vocoder_attn_window_size)
         self.codebook_size = list(self.codebook_size)
         super().__post_init__(**kwargs)
+        self.validate_architecture()
 
     def validate_architecture(self):
-        """Checks the values upstream's modules silently assume."""
+        """Checks every numeric field (ints are ints, sizes positive, a consistent mel front end) and the values
+        upstream's modules silently assume. Runs at construction."""
+        positive_ints = (
+            "max_audio_seconds", "stride_size", "avg_pooler", "d_model", "kernel_size",
+            "encoder_layers", "encoder_attention_heads", "encoder_ffn_dim",
+            "decoder_layers", "decoder_attention_heads", "decoder_ffn_dim", "decoder_kernel_size",
+            "decoder_stride_size", "vocoder_dim", "vocoder_intermediate_dim", "vocoder_num_layers",
+            "vocoder_attention_heads", "num_quantizers",
+        )  # fmt: skip
+        for name in positive_ints:
+            check_int(name, getattr(self, name), minimum=1)
+        check_int("threshold_ema_dead_code", self.threshold_ema_dead_code, minimum=0)
+        check_int("encoder_skip_layer_id", self.encoder_skip_layer_id, 1, self.encoder_layers, optional=True)
+        check_number("rope_theta", self.rope_theta, minimum=0, exclusive_minimum=True)
+        check_mel_front_end(
+            self.sampling_rate, self.nfft, self.hop_length, self.window_size, self.n_mels, self.fmin, self.fmax
+        )
+        for name in ("scale_embedding", "encoder_causal", "decoder_causal"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"`{name}` must be a bool, got {getattr(self, name)!r}")
+        if not self.codebook_size:
+            raise ValueError("`codebook_size` must list at least one codebook size")
+        check_int_list("codebook_size", self.codebook_size, minimum=1)
         for name in ("encoder_attn_window_size", "decoder_attn_window_size", "vocoder_attn_window_size"):
             if len(getattr(self, name)) != 2:
                 raise ValueError(f"`{name}` must be a [left, right] pair, got {getattr(self, name)}")
-        for width, heads, prefix in (
-            (self.d_model, self.encoder_attention_heads, "encoder"),
-            (self.d_model, self.decoder_attention_heads, "decoder"),
-            (self.vocoder_dim, self.vocoder_attention_heads, "vocoder"),
+            check_int_list(name, getattr(self, name), minimum=-1)
+        for width_name, heads_name in (
+            ("d_model", "encoder_attention_heads"),
+            ("d_model", "decoder_attention_heads"),
+            ("vocoder_dim", "vocoder_attention_heads"),
         ):
+            width, heads = getattr(self, width_name), getattr(self, heads_name)
             if width % heads:
-                raise ValueError(f"the {prefix} width {width} is not divisible by its {heads} attention heads")
+                raise ValueError(f"`{width_name}` ({width}) must be divisible by `{heads_name}` ({heads})")
         if self.ln_type not in ("LayerNorm", "RMSNorm"):
             raise ValueError(f"`ln_type` must be 'LayerNorm' or 'RMSNorm', got {self.ln_type!r}")
         if self.vocoder_padding not in ("same", "center"):

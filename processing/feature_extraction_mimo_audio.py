@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from transformers import BatchFeature, SequenceFeatureExtractor
 
+from .config_checks import check_mel_front_end, check_number
+
 logger = logging.getLogger(__name__)
 
 LOG_FLOOR = 1e-7
@@ -169,9 +171,9 @@ class MiMoAudioFeatureExtractor(SequenceFeatureExtractor):
         **kwargs,
     ):
         kwargs.pop("feature_size", None)
+        check_mel_front_end(sampling_rate, nfft, hop_length, window_size, n_mels, fmin, fmax)
+        check_number("padding_value", padding_value)
         super().__init__(feature_size=n_mels, sampling_rate=sampling_rate, padding_value=padding_value, **kwargs)
-        if window_size > nfft:
-            raise ValueError(f"`window_size` ({window_size}) must not exceed `nfft` ({nfft})")
         self.nfft = nfft
         self.hop_length = hop_length
         self.window_size = window_size

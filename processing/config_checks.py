@@ -1,0 +1,77 @@
+"""Construction-time checks of numeric config / constructor fields, shared by the MiMo-Audio configs and the
+feature extractor, so that a bad value fails where it is given, naming the field and what was expected."""
+
+import math
+import numbers
+
+
+def check_int(name: str, value, minimum: int | None = None, maximum: int | None = None, optional: bool = False):
+    """Raises unless `value` is an int (not a bool, not a float or string) in `[minimum, maximum]`; returns it as
+    a plain int. `optional` lets `None` through."""
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        expected = "an int or None" if optional else "an int"
+        raise TypeError(f"`{name}` must be {expected}, got {type(value).__name__} {value!r}")
+    value = int(value)
+    if minimum is not None and value < minimum:
+        raise ValueError(f"`{name}` must be >= {minimum}{' (non-negative)' if minimum == 0 else ''}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"`{name}` must be <= {maximum}, got {value}")
+    return value
+
+
+def check_number(
+    name: str,
+    value,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    exclusive_minimum: bool = False,
+    optional: bool = False,
+):
+    """Raises unless `value` is a finite real number (int or float, not a bool or string) within the bounds
+    (`minimum` exclusive when `exclusive_minimum`); returns it unchanged."""
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        expected = "a number or None" if optional else "a number"
+        raise TypeError(f"`{name}` must be {expected}, got {type(value).__name__} {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"`{name}` must be finite, got {value}")
+    if minimum is not None and (value <= minimum if exclusive_minimum else value < minimum):
+        raise ValueError(f"`{name}` must be {'>' if exclusive_minimum else '>='} {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"`{name}` must be <= {maximum}, got {value}")
+    return value
+
+
+def check_int_list(name: str, values, minimum: int | None = None, length: int | None = None) -> list[int]:
+    """Raises unless `values` is a list/tuple of ints (each checked as `check_int` with `name[i]`), of `length`
+    entries when given."""
+    if not isinstance(values, (list, tuple)):
+        raise TypeError(f"`{name}` must be a list of ints, got {type(values).__name__} {values!r}")
+    if length is not None and len(values) != length:
+        raise ValueError(f"`{name}` must have {length} entries, got {len(values)}: {list(values)}")
+    return [check_int(f"{name}[{i}]", value, minimum) for i, value in enumerate(values)]
+
+
+def check_mel_front_end(sampling_rate, nfft, hop_length, window_size, n_mels, fmin, fmax) -> None:
+    """Checks the STFT + mel filterbank parameters shared by the tokenizer config and the feature extractor:
+    positive sizes, `window_size <= nfft`, `hop_length <= nfft` and `0 <= fmin < fmax <= sampling_rate / 2`."""
+    check_int("sampling_rate", sampling_rate, minimum=1)
+    check_int("nfft", nfft, minimum=1)
+    check_int("hop_length", hop_length, minimum=1)
+    check_int("window_size", window_size, minimum=1)
+    check_int("n_mels", n_mels, minimum=1)
+    check_number("fmin", fmin, minimum=0)
+    check_number("fmax", fmax, minimum=0, exclusive_minimum=True, optional=True)
+    if window_size > nfft:
+        raise ValueError(f"`window_size` ({window_size}) must not exceed `nfft` ({nfft})")
+    if hop_length > nfft:
+        raise ValueError(f"`hop_length` ({hop_length}) must not exceed `nfft` ({nfft})")
+    nyquist = sampling_rate / 2
+    top = nyquist if fmax is None else fmax
+    if top > nyquist:
+        raise ValueError(f"`fmax` ({fmax}) must not exceed sampling_rate / 2 ({nyquist})")
+    if not fmin < top:
+        raise ValueError(f"`fmin` ({fmin}) must be below `fmax` ({top})")
