@@ -25,7 +25,8 @@ from processing.tokenization_mimo_audio import build_tiny_tokenizer  # noqa: E40
 def codes(seconds, seed):
     g = torch.Generator().manual_seed(seed)
     frames = int(seconds * 25)
-    return {"audio_codes": torch.stack([torch.randint(0, 128, (frames,), generator=g) for _ in range(8)], 1)}
+    codes = torch.stack([torch.randint(0, 128, (frames,), generator=g) for _ in range(8)], 1)
+    return {"audio_codes": codes, "codes_layout": "frames_codebooks"}
 
 
 def conversation(turns, seconds, seed):

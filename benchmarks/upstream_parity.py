@@ -346,8 +346,9 @@ def check_prompts(args):
     generator = torch.Generator().manual_seed(0)
 
     def clip(frames):
-        return {"audio_codes": torch.stack([torch.randint(0, 1024 if c < 2 else 128, (frames,), generator=generator)
-                                            for c in range(8)], 1)}
+        codes = torch.stack([torch.randint(0, 1024 if c < 2 else 128, (frames,), generator=generator)
+                             for c in range(8)], 1)
+        return {"audio_codes": codes, "codes_layout": "frames_codebooks"}
 
     def chat(conversation, **kwargs):
         out = processor.apply_chat_template(conversation, add_generation_prompt=True, **kwargs)

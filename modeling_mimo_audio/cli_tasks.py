@@ -314,7 +314,8 @@ def _run_chat(args, model, processor, is_tiny, stdin=None, stdout=None) -> int:
             print(f"(wrote {seconds:.2f} s of audio to {path})", file=stdout, flush=True)
             if result["audio_codes"] is not None and result["audio_codes"].shape[0] > 0:
                 # The history keeps the generated codes themselves (exact, no re-encoding), as upstream does.
-                assistant_content.append({"type": "audio", "audio_codes": result["audio_codes"]})
+                part = {"type": "audio", "audio_codes": result["audio_codes"], "codes_layout": "frames_codebooks"}
+                assistant_content.append(part)
             else:
                 print("(the reply holds no speech; it stays in the history as text)", file=stdout, flush=True)
         history.append({"role": "assistant", "content": assistant_content})

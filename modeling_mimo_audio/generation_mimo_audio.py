@@ -315,9 +315,10 @@ class MiMoAudioGenerationMixin(GenerationMixin):
         """
         config = self.config
         gc, audio_sampling = self._prepare_mimo_generation_config(generation_config, kwargs)
-        if not isinstance(input_ids, torch.Tensor) or input_ids.dim() != 2:
-            raise ValueError("`input_ids` must be a [batch, positions] tensor")
+        self._check_inputs(input_ids, None)
         batch, prompt_length = input_ids.shape
+        if prompt_length == 0:
+            raise ValueError("`input_ids` must hold at least one prompt position, got shape (batch, 0)")
         device = input_ids.device
         empty_ids = torch.tensor(config.speech_empty_ids, device=device)
         empty_patch = empty_ids.view(1, 1, -1).expand(batch, config.patch_size, -1)
@@ -327,9 +328,8 @@ class MiMoAudioGenerationMixin(GenerationMixin):
         has_attention_mask = attention_mask is not None
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
-        elif attention_mask.shape != input_ids.shape:
-            raise ValueError(f"`attention_mask` must have the shape of `input_ids` {tuple(input_ids.shape)}, "
-                             f"got {tuple(attention_mask.shape)}")
+        else:
+            self._check_attention_mask(attention_mask, batch, prompt_length, exact=True)
         if batch > 1 and bool((attention_mask[:, -1] == 0).any()):
             logger.warning("A prompt ends with padding: MiMo-Audio generation expects left padding.")
 
@@ -347,6 +347,9 @@ class MiMoAudioGenerationMixin(GenerationMixin):
         gc.max_length = prompt_length + max_new_tokens
         self._complete_generation_config(gc, device, batch_size=batch, has_attention_mask=has_attention_mask)
         pad_token_id = gc._pad_token_tensor if gc._pad_token_tensor is not None else 0
+        vocab_size = self.lm_head.out_features
+        if not 0 <= int(pad_token_id) < vocab_size:  # written into finished rows, then embedded
+            raise ValueError(f"`pad_token_id` must be a text id in [0, {vocab_size}), got {int(pad_token_id)}")
         processors = self.build_text_logits_processor(gc, prompt_length, attention_mask, logits_processor)
         stopping = self._get_stopping_criteria(
             gc, stopping_criteria if stopping_criteria is not None else StoppingCriteriaList(), tokenizer=tokenizer

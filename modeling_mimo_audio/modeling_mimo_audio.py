@@ -176,7 +176,33 @@ class MiMoAudioForConditionalGeneration(MiMoAudioPreTrainedModel, MiMoAudioGener
 
     # ----------------------------------------------------------------------------------------------- inputs
 
+    @staticmethod
+    def _check_attention_mask(attention_mask, batch: int, min_length: int, exact: bool, check_values: bool = True):
+        """`attention_mask` must be a `[batch, length]` tensor (length == `min_length` when `exact`, else at least
+        it) holding only 0 and 1; any other value would shift the positions derived from it."""
+        if not isinstance(attention_mask, torch.Tensor):
+            raise TypeError(f"`attention_mask` must be a torch.Tensor, got {type(attention_mask).__name__}")
+        if attention_mask.dim() != 2:
+            raise ValueError(f"`attention_mask` must be [batch, positions], got shape {tuple(attention_mask.shape)}")
+        rows, length = attention_mask.shape
+        if rows != batch or (length != min_length if exact else length < min_length):
+            expected = f"{min_length}" if exact else f"at least {min_length} (past + new)"
+            raise ValueError(
+                f"`attention_mask` must have {batch} row(s) of {expected} positions, got shape "
+                f"{tuple(attention_mask.shape)}"
+            )
+        if attention_mask.is_complex():
+            raise TypeError(f"`attention_mask` must hold 0/1 values, got dtype {attention_mask.dtype}")
+        if check_values and not torch.compiler.is_compiling() and attention_mask.dtype != torch.bool:
+            if bool(((attention_mask != 0) & (attention_mask != 1)).any()):
+                values = torch.unique(attention_mask[(attention_mask != 0) & (attention_mask != 1)])[:5].tolist()
+                raise ValueError(f"`attention_mask` must hold only 0 (padding) and 1 (real), got values {values}")
+
     def _check_inputs(self, input_ids, audio_codes):
+        if not isinstance(input_ids, torch.Tensor):
+            raise TypeError(f"`input_ids` must be a torch.LongTensor, got {type(input_ids).__name__}")
+        if input_ids.dtype.is_floating_point or input_ids.is_complex() or input_ids.dtype == torch.bool:
+            raise TypeError(f"`input_ids` must be an integer tensor, got dtype {input_ids.dtype}")
         if input_ids.dim() != 2:
             raise ValueError(
                 f"`input_ids` must be [batch, positions] (one text token per position), got shape "
@@ -193,13 +219,17 @@ class MiMoAudioForConditionalGeneration(MiMoAudioPreTrainedModel, MiMoAudioGener
                 f"`input_ids` hold ids outside the text vocabulary [0, {vocab_size}) (min {int(input_ids.min())}, "
                 f"max {int(input_ids.max())}); -100 belongs in `labels`, not in `input_ids`"
             )
+        if input_ids.shape[0] == 0:
+            raise ValueError(f"`input_ids` must hold at least one row, got shape {tuple(input_ids.shape)}")
         if audio_codes is None:
             return
+        if not isinstance(audio_codes, torch.Tensor):
+            raise TypeError(f"`audio_codes` must be a torch.LongTensor, got {type(audio_codes).__name__}")
         expected = (*input_ids.shape, self.config.patch_size, self.config.num_codebooks)
         if tuple(audio_codes.shape) != expected:
             raise ValueError(f"`audio_codes` must have shape {expected} [batch, positions, patch_size, num_codebooks], "
                              f"got {tuple(audio_codes.shape)}")
-        if audio_codes.dtype.is_floating_point:
+        if audio_codes.dtype.is_floating_point or audio_codes.is_complex() or audio_codes.dtype == torch.bool:
             raise TypeError(f"`audio_codes` must be an integer tensor, got {audio_codes.dtype}")
         if not torch.compiler.is_compiling():
             bad = (audio_codes < 0) | (audio_codes >= self._vocab_sizes.to(audio_codes.device))
@@ -334,11 +364,17 @@ class MiMoAudioForConditionalGeneration(MiMoAudioPreTrainedModel, MiMoAudioGener
         kwargs.pop("num_items_in_batch", None)
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("Pass exactly one of `input_ids` or `inputs_embeds`")
-        if inputs_embeds is None:
+        checked = inputs_embeds is None
+        if checked:
             self._check_inputs(input_ids, audio_codes)
             inputs_embeds = self.embed_inputs(input_ids, audio_codes)
-        if attention_mask is not None and attention_mask.dim() != 2:
-            raise ValueError(f"`attention_mask` must be [batch, positions], got shape {tuple(attention_mask.shape)}")
+        if attention_mask is not None:
+            # With a cache the mask also covers the past (a static cache's mask spans the whole cache). Its values
+            # are checked with `input_ids` (generation's own steps pass `inputs_embeds` and skip the host sync).
+            self._check_attention_mask(
+                attention_mask, inputs_embeds.shape[0], inputs_embeds.shape[1], exact=past_key_values is None,
+                check_values=checked,
+            )
         if position_ids is None and attention_mask is not None:
             position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)[:, -inputs_embeds.shape[1] :]
         if use_cache is None and labels is not None:

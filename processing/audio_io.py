@@ -20,7 +20,7 @@ from .feature_extraction_mimo_audio import resample_waveform, to_mono_waveform
 
 logger = logging.get_logger(__name__)
 
-__all__ = ["read_audio", "load_audio", "encode_waveforms"]
+__all__ = ["read_audio", "load_audio", "encode_waveforms", "check_sampling_rate"]
 
 
 def _read_file(source, name: str) -> tuple[np.ndarray, int]:
@@ -72,10 +72,19 @@ def read_audio(value, sampling_rate: int | None = None) -> tuple[np.ndarray, int
         )
     if sampling_rate is None:
         raise ValueError("`sampling_rate` is required when audio is given as an array")
-    if int(sampling_rate) <= 0:
-        raise ValueError(f"`sampling_rate` must be a positive number of Hz, got {sampling_rate}")
+    sampling_rate = check_sampling_rate(sampling_rate)
     waveform = to_mono_waveform(value.detach().cpu() if isinstance(value, torch.Tensor) else value, "audio")
-    return waveform.numpy(), int(sampling_rate)
+    return waveform.numpy(), sampling_rate
+
+
+def check_sampling_rate(sampling_rate, name: str = "sampling_rate") -> int:
+    """`sampling_rate` as an int, refusing what is not a positive whole number of Hz (22050.5 is not rounded)."""
+    numeric = isinstance(sampling_rate, (int, float, np.integer, np.floating))
+    if isinstance(sampling_rate, (bool, np.bool_)) or not numeric:
+        raise TypeError(f"`{name}` must be a positive integer number of Hz, got {type(sampling_rate).__name__}")
+    if not np.isfinite(sampling_rate) or sampling_rate != int(sampling_rate) or sampling_rate <= 0:
+        raise ValueError(f"`{name}` must be a positive integer number of Hz, got {sampling_rate!r}")
+    return int(sampling_rate)
 
 
 def load_audio(value, target_sampling_rate: int, sampling_rate: int | None = None) -> np.ndarray:

@@ -155,7 +155,8 @@ class MiMoAudioPipeline(Pipeline):
     Returns, per input, a dict: `task`, `text` (the answer, special tokens removed), `thinking` (the thinking
     text, or `None`), `audio` (1-D float32 numpy waveform, or `None` when the answer is text; empty when the model
     produced no speech), `audio_codes` (the generated speech codes `[frames, num_codebooks]`, or `None`; put them
-    in a later turn's history as `{"type": "audio", "audio_codes": codes}` to avoid re-encoding), `sampling_rate`.
+    in a later turn's history as `{"type": "audio", "audio_codes": codes, "codes_layout": "frames_codebooks"}` to
+    avoid re-encoding; the layout key settles a clip of exactly `num_codebooks` frames), `sampling_rate`.
     """
 
     _load_processor = True

@@ -207,17 +207,54 @@ class MiMoAudioProcessor(ProcessorMixin):
         return processor
 
     # ------------------------------------------------------------------ audio inputs
-    def _load_audio_item(self, item, sampling_rate):
+    def _read_codes(self, value, layout, where: str) -> torch.Tensor:
+        """
+        Precomputed codes -> LongTensor `[frames, C]`. Both layouts are read, told apart by which axis has the
+        `C` codebooks: `[frames, C]` (time first) and the codec's own `[C, frames]` (what `mimo-audio codec encode`
+        writes). A `[C, C]` array is ambiguous and needs `"codes_layout": "frames_codebooks"` or
+        `"codebooks_frames"` in its part. Every code must lie in its codebook, `[0, speech_empty_ids[c])`.
+        """
+        name = f"`audio_codes` of {where}"
+        try:
+            codes = torch.as_tensor(np.asarray(value) if isinstance(value, (list, tuple)) else value)
+        except (TypeError, ValueError, RuntimeError) as error:
+            raise TypeError(f"{name} must be an integer array [frames, {self.num_codebooks}], got {error}") from error
+        if codes.dtype.is_floating_point or codes.is_complex() or codes.dtype == torch.bool:
+            raise TypeError(f"{name} must hold integer codes, got dtype {codes.dtype}")
+        c = self.num_codebooks
+        if codes.ndim != 2 or c not in codes.shape:
+            raise ValueError(
+                f"{name} must be [frames, {c}] or the codec's [{c}, frames] ({c} codebooks, no more), got shape "
+                f"{tuple(codes.shape)}"
+            )
+        layouts = ("frames_codebooks", "codebooks_frames")
+        if layout is not None and layout not in layouts:
+            raise ValueError(f"`codes_layout` of {where} must be one of {layouts}, got {layout!r}")
+        if layout is None:
+            if codes.shape[0] == codes.shape[1]:
+                raise ValueError(
+                    f"{name} has the ambiguous shape {tuple(codes.shape)}: add \"codes_layout\": "
+                    f"\"frames_codebooks\" ([frames, codebooks]) or \"codebooks_frames\" (the codec's) to the part"
+                )
+            layout = layouts[0] if codes.shape[1] == c else layouts[1]
+        if codes.shape[1 if layout == layouts[0] else 0] != c:
+            raise ValueError(f"{name} has shape {tuple(codes.shape)}, which is not {layout} with {c} codebooks")
+        codes = (codes if layout == layouts[0] else codes.T).long()
+        sizes = torch.tensor(self.speech_empty_ids, device=codes.device)
+        bad = (codes < 0) | (codes >= sizes)
+        if bool(bad.any()):
+            frame, channel = (int(i) for i in bad.nonzero()[0])
+            raise ValueError(
+                f"{name} holds {int(codes[frame, channel])} at frame {frame} of codebook {channel}, outside "
+                f"[0, {self.speech_empty_ids[channel]})"
+            )
+        return codes
+
+    def _load_audio_item(self, item, sampling_rate, where: str = "an audio part"):
         """-> ("codes", LongTensor [frames, C]) or ("wave", float32 ndarray at the extractor's rate)."""
         if isinstance(item, dict):
             if "audio_codes" in item:
-                codes = torch.as_tensor(item["audio_codes"])
-                if codes.ndim != 2 or codes.shape[1] < self.num_codebooks or codes.is_floating_point():
-                    raise ValueError(
-                        f"`audio_codes` must be an integer tensor [frames, >= {self.num_codebooks}] (time first), got "
-                        f"shape {tuple(codes.shape)} dtype {codes.dtype}"
-                    )
-                return "codes", codes[:, : self.num_codebooks].long()
+                return "codes", self._read_codes(item["audio_codes"], item.get("codes_layout"), where)
             if "path" in item or "url" in item:
                 return self._load_audio_item(item.get("path", item.get("url")), sampling_rate)
             for key in ("audio", "array"):
@@ -258,9 +295,12 @@ class MiMoAudioProcessor(ProcessorMixin):
         )
         return [pad_codes_to_patches(clip.T.long(), self.patch_size) for clip in codes]
 
-    def _prepare_audio(self, audio_per_sample, sampling_rate):
+    def _prepare_audio(self, audio_per_sample, rate):
         """Nested list of audio items -> nested list of `[num_patches, patch_size, C]` tensors (one codec call)."""
-        loaded = [[self._load_audio_item(item, sampling_rate) for item in sample] for sample in audio_per_sample]
+        loaded = [
+            [self._load_audio_item(item, rate, f"audio part {i} of sample {b}") for i, item in enumerate(sample)]
+            for b, sample in enumerate(audio_per_sample)
+        ]
         waves = [value for sample in loaded for kind, value in sample if kind == "wave"]
         encoded = iter(self.encode_audio(waves))
         return [
@@ -326,7 +366,9 @@ class MiMoAudioProcessor(ProcessorMixin):
             audio: the clips, in placeholder order: a flat list over the whole batch, or one list per row. Each is
                 a file path, a 1-D waveform at `sampling_rate` (default: the extractor's 24 kHz; other rates are
                 resampled with a warning), a dict `{"audio": array, "sampling_rate": sr}`, or precomputed codes
-                `{"audio_codes": LongTensor [frames, 8]}`. All waveforms of the batch go through the codec in one call.
+                `{"audio_codes": LongTensor [frames, 8]}` or in the codec's `[8, frames]` layout (a square `[8, 8]`
+                clip needs `"codes_layout": "frames_codebooks"` or `"codebooks_frames"`; codes outside their
+                codebook are refused). All waveforms of the batch go through the codec in one call.
             return_labels (`bool`): also return `labels [B, P]` = `input_ids` inside the markup's target spans
                 (assistant turns), -100 elsewhere.
             padding_side (`str`): `"left"` (default, for generation) or `"right"`.

@@ -114,7 +114,7 @@ class Expected:
 
 
 def codes_part(codes):
-    return {"audio_codes": codes}
+    return {"audio_codes": codes, "codes_layout": "frames_codebooks"}  # `clip` is time first, also when square
 
 
 # ------------------------------------------------------------------------------------------ pure helpers
@@ -327,7 +327,7 @@ def test_sft_labels_cover_assistant_turns_only(processor, tok):
     """Spec B.3 / upstream fine-tuning code: targets start after the generation prompt and end with <|im_end|>\\n."""
     audio = clip(8, 14)
     conv = [
-        {"role": "user", "content": [{"type": "audio", "audio_codes": audio}, {"type": "text", "text": "Describe."}]},
+        {"role": "user", "content": [{"type": "audio", **codes_part(audio)}, {"type": "text", "text": "Describe."}]},
         {"role": "assistant", "content": "A dog barks.", "thinking": "It sounds like a dog."},
     ]
     out = processor.apply_chat_template(conv, return_labels=True)

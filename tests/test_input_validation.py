@@ -1,0 +1,217 @@
+"""Boundary checks of the processor (precomputed codes, sampling rates) and of the LM's forward/generate (ids,
+masks, batch size, pad id): bad input is refused with a ValueError/TypeError naming it, never misread."""
+
+import numpy as np
+import pytest
+import torch
+
+from modeling_mimo_audio.tiny import build_tiny_model_set
+
+
+PROMPT = "<|sosp|><|empty|><|eosp|>"
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    model, processor = build_tiny_model_set(seed=0)[:2]
+    return model.eval(), processor
+
+
+def _codes(frames, seed=0):
+    """Valid time-first codes [frames, 8] (codebooks 0-1 of 1024 entries, the others of 128)."""
+    g = torch.Generator().manual_seed(seed)
+    return torch.cat([torch.randint(0, 1024, (frames, 2), generator=g), torch.randint(0, 128, (frames, 6), generator=g)], 1)
+
+
+def _patches(processor, part):
+    inputs = processor(text=PROMPT, audio=[part])
+    keep = inputs["input_ids"][0] == processor.special_ids["empty"]
+    return inputs["audio_codes"][0][keep].reshape(-1, processor.num_codebooks)
+
+
+# ------------------------------------------------------------------ processor: precomputed codes
+
+
+def test_codec_layout_reads_like_time_first(tiny):
+    _, processor = tiny
+    codes = _codes(12)
+    time_first = _patches(processor, {"audio_codes": codes})
+    assert torch.equal(time_first, codes)  # 12 frames = 3 whole patches
+    # What `mimo-audio codec encode` writes: [num_codebooks, frames], as a numpy array or a nested list.
+    assert torch.equal(_patches(processor, {"audio_codes": codes.T.numpy()}), codes)
+    assert torch.equal(_patches(processor, {"audio_codes": codes.T.tolist()}), codes)
+
+
+def test_square_codes_need_an_explicit_layout(tiny):
+    _, processor = tiny
+    codes = _codes(8)
+    with pytest.raises(ValueError, match=r"audio part 0 of sample 0.*ambiguous shape \(8, 8\).*codes_layout"):
+        processor(text=PROMPT, audio=[{"audio_codes": codes}])
+    assert torch.equal(_patches(processor, {"audio_codes": codes, "codes_layout": "frames_codebooks"}), codes)
+    assert torch.equal(_patches(processor, {"audio_codes": codes.T, "codes_layout": "codebooks_frames"}), codes)
+    with pytest.raises(ValueError, match="codes_layout"):
+        processor(text=PROMPT, audio=[{"audio_codes": codes, "codes_layout": "time_first"}])
+    with pytest.raises(ValueError, match="not codebooks_frames"):  # the stated layout must fit the shape
+        processor(text=PROMPT, audio=[{"audio_codes": _codes(5), "codes_layout": "codebooks_frames"}])
+
+
+@pytest.mark.parametrize("shape", [(5, 3), (5, 20), (20, 5), (8,), (2, 8, 4)])
+def test_codes_need_exactly_the_lm_codebooks(tiny, shape):
+    _, processor = tiny
+    with pytest.raises(ValueError, match=r"`audio_codes` of audio part 0 of sample 0 must be \[frames, 8\]"):
+        processor(text=PROMPT, audio=[{"audio_codes": torch.zeros(shape, dtype=torch.long)}])
+
+
+@pytest.mark.parametrize("frame, channel, value", [(0, 0, -1), (3, 1, 1024), (2, 5, 128), (4, 7, 10**6)])
+def test_out_of_range_codes_are_refused(tiny, frame, channel, value):
+    _, processor = tiny
+    codes = _codes(6)
+    codes[frame, channel] = value
+    expected = rf"audio part 1 of sample 0.*{value} at frame {frame} of codebook {channel}"
+    for layout in (codes, codes.T):
+        with pytest.raises(ValueError, match=expected):
+            processor(text=PROMPT + PROMPT, audio=[{"audio_codes": _codes(4)}, {"audio_codes": layout}])
+
+
+def test_float_codes_are_refused(tiny):
+    _, processor = tiny
+    with pytest.raises(TypeError, match="integer codes"):
+        processor(text=PROMPT, audio=[{"audio_codes": _codes(5).float()}])
+    with pytest.raises(TypeError, match="integer codes"):
+        processor(text=PROMPT, audio=[{"audio_codes": (_codes(5) + 0.5).tolist()}])
+
+
+def test_chat_template_reads_the_codec_layout(tiny):
+    _, processor = tiny
+    codes = _codes(9)
+
+    def render(part):
+        conversation = [{"role": "user", "content": [{"type": "audio", **part}, {"type": "text", "text": "Hi"}]}]
+        return processor.apply_chat_template(conversation, tokenize=True, return_dict=True)["audio_codes"]
+
+    assert torch.equal(render({"audio_codes": codes}), render({"audio_codes": codes.T.numpy()}))
+
+
+# ------------------------------------------------------------------ processor: sampling rates
+
+
+@pytest.mark.parametrize("rate", [22050.5, 0, -16000, float("nan"), float("inf")])
+def test_bad_sampling_rates_are_refused(tiny, rate):
+    _, processor = tiny
+    wave = np.zeros(2400, dtype=np.float32)
+    with pytest.raises(ValueError, match=r"`sampling_rate` must be a positive integer number of Hz"):
+        processor(text=PROMPT, audio=[{"audio": wave, "sampling_rate": rate}])
+    with pytest.raises(ValueError, match=r"`sampling_rate` must be a positive integer number of Hz"):
+        processor(text=PROMPT, audio=[wave], sampling_rate=rate)
+
+
+@pytest.mark.parametrize("rate", ["24000", True, [24000]])
+def test_non_numeric_sampling_rates_are_refused(tiny, rate):
+    _, processor = tiny
+    with pytest.raises(TypeError, match="`sampling_rate` must be a positive integer"):
+        processor(text=PROMPT, audio=[{"audio": np.zeros(2400, dtype=np.float32), "sampling_rate": rate}])
+
+
+def test_whole_float_rate_is_the_same_rate(tiny):
+    _, processor = tiny
+    wave = np.random.default_rng(0).standard_normal(4800).astype(np.float32) * 0.1
+    a = processor(text=PROMPT, audio=[{"audio": wave, "sampling_rate": 24000.0}])
+    b = processor(text=PROMPT, audio=[{"audio": wave, "sampling_rate": np.int64(24000)}])
+    assert torch.equal(a["audio_codes"], b["audio_codes"])
+
+
+# ------------------------------------------------------------------ LM forward / generate
+
+
+def _lm_inputs(model, batch=2, positions=5):
+    ids = torch.randint(0, 100, (batch, positions))
+    return ids, torch.ones_like(ids)
+
+
+@pytest.mark.parametrize("value", [2, -1, 0.5])
+def test_masks_hold_only_zero_and_one(tiny, value):
+    model, _ = tiny
+    ids, mask = _lm_inputs(model)
+    mask = mask.to(torch.float32 if isinstance(value, float) else torch.long)
+    mask[0, 0] = value
+    with pytest.raises(ValueError, match=rf"`attention_mask` must hold only 0 \(padding\) and 1 \(real\).*{value}"):
+        model(input_ids=ids, attention_mask=mask)
+    with pytest.raises(ValueError, match=r"`attention_mask` must hold only 0"):
+        model.generate(ids, attention_mask=mask, max_new_tokens=2)
+
+
+def test_valid_masks_of_any_dtype_are_accepted(tiny):
+    model, _ = tiny
+    ids, mask = _lm_inputs(model)
+    mask[0, :2] = 0
+    with torch.no_grad():
+        reference = model(input_ids=ids, attention_mask=mask).logits
+        for dtype in (torch.bool, torch.float32, torch.int32):
+            assert torch.allclose(model(input_ids=ids, attention_mask=mask.to(dtype)).logits, reference)
+
+
+@pytest.mark.parametrize("shape", [(2, 4), (2, 6), (1, 5), (3, 5)])
+def test_masks_of_the_wrong_shape(tiny, shape):
+    model, _ = tiny
+    ids, _ = _lm_inputs(model)
+    mask = torch.ones(shape, dtype=torch.long)
+    with pytest.raises(ValueError, match=r"`attention_mask` must have 2 row\(s\) of 5 positions"):
+        model(input_ids=ids, attention_mask=mask)
+    with pytest.raises(ValueError, match=r"`attention_mask` must have 2 row\(s\) of 5 positions"):
+        model.generate(ids, attention_mask=mask, max_new_tokens=2)
+
+
+def test_mask_must_be_a_tensor(tiny):
+    model, _ = tiny
+    ids, mask = _lm_inputs(model)
+    for bad in (mask.numpy(), mask.tolist()):
+        with pytest.raises(TypeError, match="`attention_mask` must be a torch.Tensor"):
+            model(input_ids=ids, attention_mask=bad)
+        with pytest.raises(TypeError, match="`attention_mask` must be a torch.Tensor"):
+            model.generate(ids, attention_mask=bad, max_new_tokens=2)
+
+
+def test_ids_must_be_an_integer_tensor(tiny):
+    model, _ = tiny
+    ids, _ = _lm_inputs(model)
+    for bad in (ids.numpy(), ids.tolist()):
+        with pytest.raises(TypeError, match="`input_ids` must be a torch.LongTensor, got"):
+            model(input_ids=bad)
+        with pytest.raises(TypeError, match="`input_ids` must be a torch.LongTensor, got"):
+            model.generate(bad, max_new_tokens=2)
+    with pytest.raises(TypeError, match=r"`input_ids` must be an integer tensor, got dtype torch.float32"):
+        model(input_ids=ids.float())
+    with pytest.raises(TypeError, match=r"`input_ids` must be an integer tensor"):
+        model.generate(ids.float(), max_new_tokens=2)
+    codes = torch.tensor(model.config.speech_empty_ids).expand(2, 5, model.config.patch_size, -1)
+    with pytest.raises(TypeError, match="`audio_codes` must be a torch.LongTensor, got ndarray"):
+        model(input_ids=ids, audio_codes=codes.numpy())
+    with pytest.raises(TypeError, match="`audio_codes` must be an integer tensor"):
+        model.generate(ids, audio_codes=codes.float(), max_new_tokens=2)
+
+
+def test_empty_batch_and_empty_prompt(tiny):
+    model, _ = tiny
+    empty = torch.zeros(0, 5, dtype=torch.long)
+    with pytest.raises(ValueError, match=r"`input_ids` must hold at least one row, got shape \(0, 5\)"):
+        model(input_ids=empty)
+    with pytest.raises(ValueError, match="at least one row"):
+        model.generate(empty, max_new_tokens=2)
+    with pytest.raises(ValueError, match="at least one prompt position"):
+        model.generate(torch.zeros(2, 0, dtype=torch.long), max_new_tokens=2)
+
+
+@pytest.mark.parametrize("pad", [-1, 656, 10**6])
+def test_pad_token_outside_the_vocabulary(tiny, pad):
+    model, _ = tiny
+    assert model.lm_head.out_features == 656
+    ids, _ = _lm_inputs(model)
+    with pytest.raises(ValueError, match=rf"`pad_token_id` must be a text id in \[0, 656\), got {pad}"):
+        model.generate(ids, max_new_tokens=2, pad_token_id=pad, eos_token_id=5)
+
+
+def test_valid_pad_still_generates(tiny):
+    model, _ = tiny
+    ids, mask = _lm_inputs(model)
+    out = model.generate(ids, attention_mask=mask, max_new_tokens=2, pad_token_id=655, do_sample=False)
+    assert out.sequences.shape == (2, 7)
