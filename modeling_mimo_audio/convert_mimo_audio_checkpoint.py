@@ -89,12 +89,38 @@ def _resolve_dtype(dtype):
     return getattr(torch, dtype)
 
 
-def load_upstream_release(lm_dir, audio_tokenizer_dir, text_tokenizer_dir=None, dtype=None, device=None):
+# Files one of which a local folder must hold to have a text tokenizer (fast or slow BPE).
+TEXT_TOKENIZER_FILES = ("tokenizer.json", "vocab.json", "tokenizer.model")
+# A byte-level BPE vocabulary has at least its 256 byte symbols; fewer means an empty or placeholder tokenizer.
+MIN_TEXT_VOCABULARY = 256
+
+
+def check_text_tokenizer(tokenizer, source) -> None:
+    """Refuses (`ValueError`) a text tokenizer that is missing from a local `source` folder, empty, or lacks
+    MiMo-Audio's special tokens: a converted folder is only as usable as its tokenizer."""
+    from processing.tokenization_mimo_audio import MIMO_AUDIO_SPECIAL_TOKENS
+
+    if os.path.isdir(source) and not any(os.path.isfile(os.path.join(source, f)) for f in TEXT_TOKENIZER_FILES):
+        raise ValueError(f"text tokenizer: {source!r} holds none of {list(TEXT_TOKENIZER_FILES)}; pass the folder "
+                         "of the release's tokenizer with --text-tokenizer-dir")
+    if len(tokenizer) < MIN_TEXT_VOCABULARY:
+        raise ValueError(f"text tokenizer: the tokenizer read from {source!r} has only {len(tokenizer)} entries "
+                         f"(a BPE vocabulary has at least {MIN_TEXT_VOCABULARY}); is it the release's tokenizer?")
+    missing = [token for token in MIMO_AUDIO_SPECIAL_TOKENS if token not in tokenizer.get_vocab()]
+    if missing:
+        raise ValueError(f"text tokenizer: the tokenizer read from {source!r} lacks the MiMo-Audio special tokens "
+                         f"{missing}; the tokenizer of a MiMo-Audio release has them")
+
+
+def load_upstream_release(lm_dir, audio_tokenizer_dir, text_tokenizer_dir=None, dtype=None, device=None,
+                          strict_tokenizer=False):
     """Load an upstream MiMo-Audio release (LM folder, codec folder, text tokenizer) as `(model, processor)`.
 
     Each argument is a local folder or a Hub id. `text_tokenizer_dir` defaults to `lm_dir`. The LM folder may be
     upstream's (`model_type: "qwen2"`) or already converted (`model_type: "mimo_audio"`); in the first case the
-    special token ids come from the text tokenizer, as upstream's wrapper does it.
+    special token ids come from the text tokenizer, as upstream's wrapper does it. With `strict_tokenizer` (what
+    conversion uses), a missing, empty or incomplete text tokenizer is refused (`check_text_tokenizer`) instead of
+    being completed with a warning.
     """
     from transformers import AutoTokenizer, PreTrainedConfig
 
@@ -109,6 +135,8 @@ def load_upstream_release(lm_dir, audio_tokenizer_dir, text_tokenizer_dir=None, 
 
     dtype = _resolve_dtype(dtype)
     tokenizer = AutoTokenizer.from_pretrained(text_tokenizer_dir or lm_dir)
+    if strict_tokenizer:
+        check_text_tokenizer(tokenizer, text_tokenizer_dir or lm_dir)
     # Upstream's wrapper appends any missing MiMo token at load time; we do the same, with a warning.
     ensure_mimo_special_tokens(tokenizer)
     special_ids = read_special_token_ids(tokenizer)
@@ -246,7 +274,8 @@ def convert_mimo_audio_checkpoint(
     """
     if os.path.isfile(output_dir):
         raise ValueError(f"output_dir: expected a folder, got the file {output_dir!r}")
-    model, processor = load_upstream_release(lm_dir, audio_tokenizer_dir, text_tokenizer_dir, dtype=dtype)
+    model, processor = load_upstream_release(lm_dir, audio_tokenizer_dir, text_tokenizer_dir, dtype=dtype,
+                                             strict_tokenizer=True)
     os.makedirs(output_dir, exist_ok=True)
     # Drop the upstream class name: the converted folder is this package's architecture.
     model.config.architectures = [type(model).__name__]

@@ -273,3 +273,41 @@ def test_pipeline_attaches_codec_from_checkpoint_subfolder(converted, upstream_t
     codes = pipe.processor.encode_audio([expected["wav_1"]])[0].reshape(-1, 8)  # padded to whole patches
     frames = expected["codes_1"].shape[1]
     np.testing.assert_array_equal(codes[:frames].T.numpy(), expected["codes_1"][:8])
+
+
+def _saved_tokenizer(folder, vocabulary_size, with_mimo_tokens):
+    from tokenizers import AddedToken, Tokenizer, models
+    from transformers import PreTrainedTokenizerFast
+
+    backend = Tokenizer(models.WordLevel(vocab={f"w{i}": i for i in range(vocabulary_size)}, unk_token="w0"))
+    if with_mimo_tokens:
+        backend.add_special_tokens([AddedToken(t, special=True) for t in ("<|empty|>", "<|sosp|>", "<|eosp|>",
+                                                                          "<|sostm|>", "<|eostm|>", "<|eot|>")])
+    PreTrainedTokenizerFast(tokenizer_object=backend).save_pretrained(folder)
+    return str(folder)
+
+
+def test_conversion_refuses_a_missing_empty_or_incomplete_text_tokenizer(tmp_path, upstream_lm_dir,
+                                                                          upstream_tokenizer_dir):
+    # The fixture's LM folder has no tokenizer files: upstream keeps them next to the weights.
+    assert not any(os.path.isfile(os.path.join(upstream_lm_dir, f)) for f in ("tokenizer.json", "vocab.json"))
+    with pytest.raises(ValueError, match="holds none of"):
+        convert_mimo_audio_checkpoint(upstream_lm_dir, upstream_tokenizer_dir, str(tmp_path / "a"))
+    empty = _saved_tokenizer(tmp_path / "empty", 10, with_mimo_tokens=True)
+    with pytest.raises(ValueError, match="only 16 entries"):
+        convert_mimo_audio_checkpoint(upstream_lm_dir, upstream_tokenizer_dir, str(tmp_path / "b"), empty)
+    plain = _saved_tokenizer(tmp_path / "plain", 600, with_mimo_tokens=False)
+    with pytest.raises(ValueError, match=r"lacks the MiMo-Audio special tokens \[.*'<\|empty\|>'"):
+        convert_mimo_audio_checkpoint(upstream_lm_dir, upstream_tokenizer_dir, str(tmp_path / "c"), plain)
+    assert not any((tmp_path / name).exists() for name in "abc")  # nothing written
+
+
+def test_convert_command_exits_non_zero_without_a_text_tokenizer(tmp_path, upstream_lm_dir, upstream_tokenizer_dir,
+                                                                 capsys):
+    from modeling_mimo_audio.cli import main
+
+    code = main(["convert", "--lm-dir", upstream_lm_dir, "--audio-tokenizer-dir", upstream_tokenizer_dir,
+                 "--output-dir", str(tmp_path / "out")])
+    assert code != 0
+    err = capsys.readouterr().err
+    assert err.startswith("error: text tokenizer:") and "--text-tokenizer-dir" in err and "Traceback" not in err
