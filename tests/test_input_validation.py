@@ -128,16 +128,22 @@ def _lm_inputs(model, batch=2, positions=5):
     return ids, torch.ones_like(ids)
 
 
+def _both_refuse(model, error, pattern, input_ids, **inputs):
+    """`forward` and `generate` refuse the same inputs with the same error."""
+    with pytest.raises(error, match=pattern):
+        model(input_ids=input_ids, **inputs)
+    with pytest.raises(error, match=pattern):
+        model.generate(input_ids, max_new_tokens=2, **inputs)
+
+
 @pytest.mark.parametrize("value", [2, -1, 0.5])
 def test_masks_hold_only_zero_and_one(tiny, value):
     model, _ = tiny
     ids, mask = _lm_inputs(model)
     mask = mask.to(torch.float32 if isinstance(value, float) else torch.long)
     mask[0, 0] = value
-    with pytest.raises(ValueError, match=rf"`attention_mask` must hold only 0 \(padding\) and 1 \(real\).*{value}"):
-        model(input_ids=ids, attention_mask=mask)
-    with pytest.raises(ValueError, match=r"`attention_mask` must hold only 0"):
-        model.generate(ids, attention_mask=mask, max_new_tokens=2)
+    _both_refuse(model, ValueError, rf"`attention_mask` must hold only 0 \(padding\) and 1 \(real\).*{value}", ids,
+                 attention_mask=mask)
 
 
 def test_valid_masks_of_any_dtype_are_accepted(tiny):
@@ -155,34 +161,22 @@ def test_masks_of_the_wrong_shape(tiny, shape):
     model, _ = tiny
     ids, _ = _lm_inputs(model)
     mask = torch.ones(shape, dtype=torch.long)
-    with pytest.raises(ValueError, match=r"`attention_mask` must have 2 row\(s\) of 5 positions"):
-        model(input_ids=ids, attention_mask=mask)
-    with pytest.raises(ValueError, match=r"`attention_mask` must have 2 row\(s\) of 5 positions"):
-        model.generate(ids, attention_mask=mask, max_new_tokens=2)
+    _both_refuse(model, ValueError, r"`attention_mask` must have 2 row\(s\) of 5 positions", ids, attention_mask=mask)
 
 
 def test_mask_must_be_a_tensor(tiny):
     model, _ = tiny
     ids, mask = _lm_inputs(model)
     for bad in (mask.numpy(), mask.tolist()):
-        with pytest.raises(TypeError, match="`attention_mask` must be a torch.Tensor"):
-            model(input_ids=ids, attention_mask=bad)
-        with pytest.raises(TypeError, match="`attention_mask` must be a torch.Tensor"):
-            model.generate(ids, attention_mask=bad, max_new_tokens=2)
+        _both_refuse(model, TypeError, "`attention_mask` must be a torch.Tensor", ids, attention_mask=bad)
 
 
 def test_ids_must_be_an_integer_tensor(tiny):
     model, _ = tiny
     ids, _ = _lm_inputs(model)
     for bad in (ids.numpy(), ids.tolist()):
-        with pytest.raises(TypeError, match="`input_ids` must be a torch.LongTensor, got"):
-            model(input_ids=bad)
-        with pytest.raises(TypeError, match="`input_ids` must be a torch.LongTensor, got"):
-            model.generate(bad, max_new_tokens=2)
-    with pytest.raises(TypeError, match=r"`input_ids` must be an integer tensor, got dtype torch.float32"):
-        model(input_ids=ids.float())
-    with pytest.raises(TypeError, match=r"`input_ids` must be an integer tensor"):
-        model.generate(ids.float(), max_new_tokens=2)
+        _both_refuse(model, TypeError, "`input_ids` must be a torch.LongTensor, got", bad)
+    _both_refuse(model, TypeError, r"`input_ids` must be an integer tensor, got dtype torch.float32", ids.float())
     codes = torch.tensor(model.config.speech_empty_ids).expand(2, 5, model.config.patch_size, -1)
     with pytest.raises(TypeError, match="`audio_codes` must be a torch.LongTensor, got ndarray"):
         model(input_ids=ids, audio_codes=codes.numpy())
