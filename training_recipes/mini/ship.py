@@ -35,8 +35,7 @@ def _read_json(path: str):
         return json.load(handle)
 
 
-def _metric_lines(work_dir: str) -> list[str]:
-    summary = _read_json(os.path.join(work_dir, "eval", "summary.json")) or {}
+def _metric_lines(summary: dict) -> list[str]:
     lines = []
     for name, value in summary.items():
         lines.append(f"| {name} | {value if not isinstance(value, float) else round(value, 4)} |")
@@ -46,7 +45,8 @@ def _metric_lines(work_dir: str) -> list[str]:
 def model_card(work_dir: str, size_bytes: int, parameters: dict) -> str:
     timings = _read_json(os.path.join(work_dir, "timings.json")) or {}
     corpus = _read_json(os.path.join(work_dir, "corpus", "corpus_info.json")) or {}
-    metrics = _metric_lines(work_dir)
+    summary = _read_json(os.path.join(work_dir, "eval", "summary.json")) or {}
+    metrics = _metric_lines(summary)
     sizes = corpus.get("sizes") or corpus.get("split_sizes") or {}
     held_out = corpus.get("held_out_voices") or []
     lines = [
@@ -113,7 +113,6 @@ def model_card(work_dir: str, size_bytes: int, parameters: dict) -> str:
     else:
         lines.append("(no evaluation results in this run)")
     lines += ["", "Numbers come from `mimo-audio eval` (see `training_recipes/mini/evaluate.py`).", ""]
-    summary = _read_json(os.path.join(work_dir, "eval", "summary.json")) or {}
     lines += ["## Limitations", "",
               "English espeak-ng speech of the 350-word vocabulary only. The Whisper tiny.en judge is itself weak on "
               "word lists (see its WER on the originals above).", ""]
