@@ -8,7 +8,8 @@ import pytest
 from processing.tokenization_mimo_audio import mimo_special_token_ids, train_bpe_tokenizer
 from training_recipes.formats import IGNORE_INDEX, SpecialTokenIds
 from training_recipes.mini.model import mini_lm_config, prompt_texts
-from training_recipes.mini.tasks import arithmetic_thinking, stage_examples, style_instruction
+from training_recipes.mini.tasks import SFT_ARITHMETIC_REPEATS, STAGE1_TRACE_REPEATS, arithmetic_thinking
+from training_recipes.mini.tasks import stage_examples, style_instruction
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +45,31 @@ def test_style_instruction_and_thinking_texts():
                                                 "The voice is female and the pace is fast.")
     assert style_instruction("male", 140)[0] == "a male voice speaking slowly"
     assert style_instruction("male", 170)[1].endswith("pace is normal.")
-    assert arithmetic_thinking("what is three plus four", "seven") == "three plus four is seven"
+
+
+def test_arithmetic_thinking_counts_one_step_at_a_time():
+    assert arithmetic_thinking("what is three plus two", "five") == "three plus two: four one, five two. three plus two is five"
+    assert arithmetic_thinking("what is nine minus one", "eight") == "nine minus one: eight one. nine minus one is eight"
+    assert arithmetic_thinking("what is six plus zero", "six") == "six plus zero is six"
+    assert arithmetic_thinking("what is twelve minus twelve", "zero").endswith(
+        "one eleven, zero twelve. twelve minus twelve is zero")
+    with pytest.raises(ValueError, match="`answer`"):
+        arithmetic_thinking("what is three plus two", "six")
+    with pytest.raises(ValueError, match="`question`"):
+        arithmetic_thinking("what is three times two", "six")
+    with pytest.raises(ValueError, match="`question`"):
+        arithmetic_thinking("what is 3 plus 2", "five")
+
+
+def test_every_corpus_question_gets_a_counting_trace_ending_with_its_answer():
+    from training_recipes.mini.corpus import arithmetic_problems
+
+    for question, answer in arithmetic_problems():
+        trace = arithmetic_thinking(question, answer)
+        second = question.split()[-1]
+        assert trace.endswith(f" is {answer}")
+        assert trace.count(",") == max(0, ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight",
+                                           "nine", "ten"].index(second) - 1)
 
 
 def test_pretraining_stages(tokenizer, special):
@@ -83,8 +108,14 @@ def test_short_clips_are_asr_and_tts_only(tokenizer, special):
 def test_arithmetic_pretraining_also_listens_to_the_answer(tokenizer, special):
     rng = random.Random(0)
     row = _row(kind="arithmetic", text="what is three plus four", answer_text="seven", answer_codes=_codes(12, 1))
-    question, text, answer = stage_examples(row, "pretrain_stage1", special, tokenizer.encode, rng)
+    question, text, answer, *traces = stage_examples(row, "pretrain_stage1", special, tokenizer.encode, rng)
     assert _decode(tokenizer, answer["input_ids"]).endswith("seven") and answer["input_ids"].count(special.empty) == 3
+    # ... and reads the counting trace as plain text, which is where the counting is learned.
+    assert len(traces) == STAGE1_TRACE_REPEATS
+    assert all(_decode(tokenizer, t["input_ids"]) == arithmetic_thinking("what is three plus four", "seven")
+               and t["audio_patches"] == [] for t in traces)
+    stage2 = stage_examples(row, "pretrain_stage2", special, tokenizer.encode, rng)
+    assert _decode(tokenizer, stage2[-1]["input_ids"]).endswith("three plus four is seven")
 
 
 def test_sft_examples_match_the_inference_prompts(tokenizer, special):
@@ -105,9 +136,12 @@ def test_sft_examples_match_the_inference_prompts(tokenizer, special):
 def test_arithmetic_example_thinks_then_speaks(tokenizer, special):
     rng = random.Random(0)
     row = _row(kind="arithmetic", text="what is three plus four", answer_text="seven", answer_codes=_codes(12, 1))
-    spoken, asr = stage_examples(row, "sft", special, tokenizer.encode, rng)
+    *spoken_copies, asr = stage_examples(row, "sft", special, tokenizer.encode, rng)
+    assert len(spoken_copies) == SFT_ARITHMETIC_REPEATS
+    spoken = spoken_copies[0]
     target = _decode(tokenizer, spoken["labels"])
-    assert "three plus four is seven" in target and "</think>" in target
+    assert "three plus four: four one, five two, six three, seven four. three plus four is seven" in target
+    assert "</think>" in target
     # The answer is a streaming segment of the answer's codes: 12 frames -> 3 patches, all targets.
     start = spoken["input_ids"].index(special.sostm)
     assert spoken["input_ids"][start:].count(special.empty) == 3

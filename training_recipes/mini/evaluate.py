@@ -22,7 +22,8 @@ import sys
 __all__ = ["EVALUATIONS", "evaluate_mini", "summarize"]
 
 # name -> (eval task, split, extra arguments, {summary key: results key}). The position caps are well above what the
-# corpus needs (8 words are under 50 positions as speech, under 16 as text) and bound a run that never stops.
+# corpus needs (8 words are under 50 positions as speech, under 16 as text; the longest
+# arithmetic trace is 39 tokens, its spoken answer under 10 positions) and bound a run that never stops.
 EVALUATIONS = {
     "codec": ("codec", "test_voices", ["--filter", "kind=random"],
               {"codec_stoi": "stoi", "codec_pesq_wb": "pesq_wb", "codec_mel_distance": "mel_distance"}),
@@ -32,7 +33,7 @@ EVALUATIONS = {
     "tts": ("tts", "test_voices", ["--filter", "kind=random", "--asr-model", "whisper-offline", "--max-new-tokens",
                                    "120"],
             {"tts_judge_wer": "error_rate", "tts_judge_wer_reference": "judge_wer_reference"}),
-    "arithmetic": ("arithmetic", "test_voices", ["--filter", "kind=arithmetic", "--max-new-tokens", "80"],
+    "arithmetic": ("arithmetic", "test_voices", ["--filter", "kind=arithmetic", "--max-new-tokens", "120"],
                    {"arithmetic_accuracy": "accuracy", "arithmetic_thinking_accuracy": "thinking_accuracy"}),
 }
 

@@ -4,14 +4,15 @@
   into `codes/{split}.parquet` (`audio_codes` and, for arithmetic rows, `answer_codes`, both `[8, frames]`).
 - `stage_examples`: one corpus row -> the examples it contributes to a stage:
   * `pretrain_stage1` (text loss only): ASR-pretraining (audio then transcript; for arithmetic rows also of the
-    answer clip) and the transcript as plain text. No interleaved examples here: a streaming segment's text runs
+    answer clip) and the transcript as plain text; for arithmetic rows also the counting trace
+    (`arithmetic_thinking`) as plain text. No interleaved examples here: a streaming segment's text runs
     ahead of its audio, so with the audio loss off they would only train language modelling of random words;
   * `pretrain_stage2` (text + audio loss): ASR-pretraining, interleaved speech-text (`[Int]:` + a streaming
-    segment) and TTS-pretraining (text then a streaming segment speaking it);
+    segment) and TTS-pretraining (text then a streaming segment speaking it), and the arithmetic traces once more;
   * `sft`, in the released chat formats: ASR (the fixed evaluation instruction, sometimes another English template,
     with the empty think block the inference prompt carries), TTS (the default template), instruct-TTS with a style
     instruction espeak-ng realises (voice gender and speed) after a `<think>` trace, and spoken arithmetic: a spoken
-    question, a `<think>` trace working it out, and the answer as a spoken streaming segment.
+    question, a `<think>` trace counting it out, and the answer as a spoken streaming segment.
 - `build_stage_data`: writes `{stage}/train-*.parquet` (and `{stage}/eval.parquet` from the validation split) of
   formatted examples the recipes read as `data.train_files` / `data.eval_files`. Training examples come from the
   `train` and `train_extra` splits (short 1-3-word clips there: ASR and TTS only), evaluation examples from
@@ -23,6 +24,7 @@ from __future__ import annotations
 import glob
 import os
 import random
+import re
 
 import numpy as np
 
@@ -36,6 +38,11 @@ __all__ = ["STAGES", "style_instruction", "encode_corpus", "stage_examples", "bu
 STAGES = ("pretrain_stage1", "pretrain_stage2", "sft")
 ASR_INSTRUCTION = "Transcribe the following voice message"
 TTS_TEMPLATE = "Please convert this text to speech"
+# Arithmetic rows are 3.5 % of the training rows, and SFT sees about a third of its examples once (the budget), so
+# without repeats the thinking task got about 330 examples in all. Stage 1 (8 passes over its short examples) learns
+# the counting from plain-text traces; SFT repeats the spoken question -> trace -> spoken answer conversation.
+STAGE1_TRACE_REPEATS = 2
+SFT_ARITHMETIC_REPEATS = 8
 
 
 def speed_word(speed: int) -> str:
@@ -55,8 +62,34 @@ def style_instruction(gender: str, speed: int) -> tuple[str, str]:
 
 
 def arithmetic_thinking(question: str, answer: str) -> str:
-    """"what is three plus four", "seven" -> "three plus four is seven"."""
-    return f"{question.removeprefix('what is ').strip()} is {answer}"
+    """
+    The thinking trace of a spoken arithmetic question: it counts on (plus) or back (minus) one step at a time,
+    each step naming the number reached and how many steps were taken, then states the result.
+
+    "what is three plus two", "five" -> "three plus two: four one, five two. three plus two is five";
+    "what is nine minus one", "eight" -> "nine minus one: eight one. nine minus one is eight";
+    "what is six plus zero", "six" -> "six plus zero is six".
+
+    Why counting: the evaluation asks operand pairs never trained on, and a tiny LM does not generalise a lookup
+    table of sums to unseen pairs, but every step of a count (the next or previous number word, and stopping when
+    the step count equals the second operand) is the same on every pair, and each occurs in many trained pairs.
+
+    Raises `ValueError` when `question` is not "what is A plus|minus B" with number words, or `answer` is not its
+    result.
+    """
+    from .corpus import NUMBER_WORDS, number_word
+
+    match = re.fullmatch(r"what is (\w+) (plus|minus) (\w+)", question.strip())
+    if match is None or match.group(1) not in NUMBER_WORDS or match.group(3) not in NUMBER_WORDS:
+        raise ValueError(f"`question` must read 'what is A plus|minus B' with number words, got {question!r}")
+    first, operation, second = NUMBER_WORDS.index(match.group(1)), match.group(2), NUMBER_WORDS.index(match.group(3))
+    step = 1 if operation == "plus" else -1
+    result = first + step * second
+    if not 0 <= result < len(NUMBER_WORDS) or answer.strip() != NUMBER_WORDS[result]:
+        raise ValueError(f"`answer` {answer!r} is not the result of {question!r}")
+    expression = f"{match.group(1)} {operation} {match.group(3)}"
+    counting = ", ".join(f"{number_word(first + step * k)} {number_word(k)}" for k in range(1, second + 1))
+    return f"{expression}: {counting}. {expression} is {answer.strip()}" if counting else f"{expression} is {answer.strip()}"
 
 
 def encode_corpus(corpus_dir: str, codec_dir: str, output_dir: str, splits=SPLITS, batch_size: int = 32):
@@ -131,6 +164,9 @@ def stage_examples(row: dict, stage: str, special: SpecialTokenIds, tokenize, rn
         examples = [asr_pretrain_example(codes, text, special, tokenize), text_only_example(text, special, tokenize)]
         if row.get("answer_codes"):
             examples.append(asr_pretrain_example(row["answer_codes"], row["answer_text"], special, tokenize))
+        if row.get("kind") == "arithmetic":
+            trace = arithmetic_thinking(text, row["answer_text"])
+            examples += [text_only_example(trace, special, tokenize)] * STAGE1_TRACE_REPEATS
         return examples
     if stage == "pretrain_stage2":
         examples = [asr_pretrain_example(codes, text, special, tokenize),
@@ -141,14 +177,17 @@ def stage_examples(row: dict, stage: str, special: SpecialTokenIds, tokenize, rn
             examples.append(interleaved_example([{"audio": codes, "transcript": text},
                                                  {"audio": row["answer_codes"], "transcript": row["answer_text"]}],
                                                 special, tokenize))
+        if row.get("kind") == "arithmetic":
+            examples.append(text_only_example(arithmetic_thinking(text, row["answer_text"]), special, tokenize))
         return examples
 
     if row.get("kind") == "arithmetic":
         question = [{"role": "user", "content": [{"type": "audio", "audio_codes": codes}]}]
         thinking = arithmetic_thinking(text, row["answer_text"])
-        return [conversation_example(question + [_spoken_answer(row["answer_text"], row["answer_codes"], thinking)],
-                                     special, tokenize),
-                conversation_example(_asr_messages(row, rng, ASR_TEMPLATES["en"]), special, tokenize)]
+        spoken = conversation_example(question + [_spoken_answer(row["answer_text"], row["answer_codes"], thinking)],
+                                      special, tokenize)
+        return [spoken] * SFT_ARITHMETIC_REPEATS + [
+            conversation_example(_asr_messages(row, rng, ASR_TEMPLATES["en"]), special, tokenize)]
     tts = conversation_example([{"role": "user", "content": f"{TTS_TEMPLATE}: {text}"},
                                 _spoken_answer(text, codes, None)], special, tokenize)
     if row.get("kind") == "short":
