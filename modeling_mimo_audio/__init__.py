@@ -36,6 +36,12 @@ from .modeling_mimo_audio import (
 from processing.generation_presets import GENERATION_PRESETS, get_generation_preset
 from processing.pipeline_mimo_audio import GenerationProgressBar, MiMoAudioPipeline
 from processing.processing_mimo_audio import MiMoAudioProcessor
+from processing.task_models_mimo_audio import (
+    MiMoAudioForSpeechRecognition,
+    MiMoAudioForTextToSpeech,
+    MiMoAudioSpeechOutput,
+    MiMoAudioTranscriptionOutput,
+)
 from processing.prompts_mimo_audio import (
     TASK_CHAT_TEMPLATE_KWARGS,
     asr_conversation,
@@ -60,7 +66,9 @@ def _register_auto_classes():
         AutoModel,
         AutoModelForAudioTokenization,
         AutoModelForCausalLM,
+        AutoModelForCTC,
         AutoModelForMultimodalLM,
+        AutoModelForSpeechSeq2Seq,
         AutoModelForTextToWaveform,
         AutoProcessor,
     )
@@ -72,8 +80,12 @@ def _register_auto_classes():
     AutoFeatureExtractor.register(MiMoAudioTokenizerConfig, MiMoAudioFeatureExtractor, exist_ok=True)
 
     AutoConfig.register("mimo_audio", MiMoAudioConfig, exist_ok=True)
-    for auto_class in (AutoModel, AutoModelForCausalLM, AutoModelForMultimodalLM, AutoModelForTextToWaveform):
+    for auto_class in (AutoModel, AutoModelForCausalLM, AutoModelForMultimodalLM):
         auto_class.register(MiMoAudioConfig, MiMoAudioForConditionalGeneration, exist_ok=True)
+    # transformers' text-to-speech / ASR pipelines load these task classes (same weights, the folder's processor).
+    AutoModelForTextToWaveform.register(MiMoAudioConfig, MiMoAudioForTextToSpeech, exist_ok=True)
+    for auto_class in (AutoModelForCTC, AutoModelForSpeechSeq2Seq):
+        auto_class.register(MiMoAudioConfig, MiMoAudioForSpeechRecognition, exist_ok=True)
     AutoProcessor.register(MiMoAudioConfig, MiMoAudioProcessor, exist_ok=True)
     AutoFeatureExtractor.register(MiMoAudioConfig, MiMoAudioFeatureExtractor, exist_ok=True)
 
@@ -100,14 +112,18 @@ __all__ = [
     "MiMoAudioFeatureExtractor",
     "MiMoAudioForCausalLM",
     "MiMoAudioForConditionalGeneration",
+    "MiMoAudioForSpeechRecognition",
+    "MiMoAudioForTextToSpeech",
     "MiMoAudioGenerateOutput",
     "MiMoAudioPipeline",
     "MiMoAudioPreTrainedModel",
     "MiMoAudioProcessor",
+    "MiMoAudioSpeechOutput",
     "MiMoAudioTokenizerConfig",
     "MiMoAudioTokenizerDecoderOutput",
     "MiMoAudioTokenizerEncoderOutput",
     "MiMoAudioTokenizerModel",
+    "MiMoAudioTranscriptionOutput",
     "MiMoAudioTokenizerPreTrainedModel",
     "MiMoAudioTokenizerStreamingDecoder",
     "TASK_CHAT_TEMPLATE_KWARGS",

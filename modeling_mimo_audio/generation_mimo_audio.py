@@ -274,6 +274,7 @@ class MiMoAudioGenerationMixin(GenerationMixin):
         stopping_criteria: StoppingCriteriaList | None = None,
         streamer=None,
         tokenizer=None,
+        generation_mode: str | None = None,
         **kwargs,
     ) -> MiMoAudioGenerateOutput:
         r"""
@@ -304,6 +305,10 @@ class MiMoAudioGenerationMixin(GenerationMixin):
                 `put(prompt_ids)`), `streamer.put_audio_codes(patches [batch, patch_size, num_codebooks])` too when
                 the streamer defines it, and `streamer.end()`.
             tokenizer (*optional*): the text tokenizer, needed by `stop_strings` only.
+            generation_mode (`str`, *optional*): `"text"` or `"audio"`, the output modality transformers'
+                `any-to-any` pipeline asks for. The prompt decides what is generated (a spoken-reply prompt, e.g.
+                `apply_chat_template(..., speech_output=True)`, makes speech), so this only checks the value; the
+                processor's `post_process_multimodal_output` turns the result into text or waveforms.
             kwargs: `GenerationConfig` fields, plus `audio_do_sample` (follows `do_sample` unless set),
                 `audio_temperature` (0.9), `audio_top_k` (50), `audio_top_p` (0.95) for the patch decoder.
 
@@ -314,6 +319,8 @@ class MiMoAudioGenerationMixin(GenerationMixin):
             (`output_logits`), one `(batch, vocab_size)` tensor per step, as transformers returns them.
         """
         config = self.config
+        if generation_mode not in (None, *self.output_modalities):
+            raise ValueError(f"`generation_mode` must be one of {self.output_modalities} or None, got {generation_mode!r}")
         gc, audio_sampling = self._prepare_mimo_generation_config(generation_config, kwargs)
         self._check_inputs(input_ids, None)
         batch, prompt_length = input_ids.shape

@@ -132,6 +132,11 @@ class MiMoAudioProcessor(ProcessorMixin):
             raise ValueError(f"`patch_size` must be a positive int, got {patch_size!r}")
         self.patch_size = patch_size
         self.speech_empty_ids = list(speech_empty_ids or [1024, 1024] + [128] * 6)
+        # transformers' pipelines pad batched prompts on the tokenizer's side and refuse a feature extractor that
+        # names another side; MiMo-Audio generates from left-padded prompts. (The feature extractor's own batches
+        # always pad at the end, whatever this attribute says: the codec reads frames from the start.)
+        self.tokenizer.padding_side = "left"
+        self.feature_extractor.padding_side = "left"
 
     # ------------------------------------------------------------------ codec handling / saving
     def check_argument_for_proper_class(self, argument_name, argument):
@@ -466,6 +471,8 @@ class MiMoAudioProcessor(ProcessorMixin):
         sampling_rate: int | None = None,
         padding_side: str = "left",
         return_tensors: str | None = "pt",
+        continue_final_message: bool = False,
+        processor_kwargs: dict | None = None,
         **kwargs,
     ):
         """Renders one conversation (list of messages) or a batch of them and lays them out for the LM.
@@ -487,11 +494,32 @@ class MiMoAudioProcessor(ProcessorMixin):
             tokenize (`bool`): `False` returns the rendered markup string(s) instead of tensors.
             return_labels (`bool`): add `labels` (targets = assistant turns after their generation prompt, through
                 `<|im_end|>\\n`, as upstream's fine-tuning code).
+            continue_final_message (`bool`): only `False`: continuing a prefilled assistant message is not supported
+                (transformers' `any-to-any` pipeline sets it when the last message is the assistant's).
+            processor_kwargs (`dict`, *optional*): `sampling_rate` and/or `padding_side`, as transformers' pipelines
+                pass them (`padding=True` is accepted: batches are always padded to the longest).
 
         See `processing/prompts_mimo_audio.py` for the builders of every task's conversation.
         """
         if kwargs:
             raise TypeError(f"apply_chat_template got unexpected arguments {sorted(kwargs)}")
+        if continue_final_message:
+            raise ValueError(
+                "`continue_final_message=True` (continuing a prefilled assistant message) is not supported: end the "
+                "conversation with a user turn"
+            )
+        for name, value in (processor_kwargs or {}).items():
+            if name == "sampling_rate":
+                sampling_rate = value
+            elif name == "padding_side":
+                padding_side = value
+            elif name == "padding" and value in (True, "longest"):
+                continue
+            else:
+                raise TypeError(
+                    f"`processor_kwargs` may hold `sampling_rate`, `padding_side` and `padding=True`, got "
+                    f"{name}={value!r}"
+                )
         if not return_dict and tokenize:
             raise ValueError("`return_dict=False` is not supported: the layout has several tensors")
         if isinstance(conversation, (list, tuple)) and conversation and isinstance(conversation[0], dict):
@@ -562,6 +590,9 @@ class MiMoAudioProcessor(ProcessorMixin):
     def _sequences_and_codes(generated):
         if isinstance(generated, torch.Tensor):
             return generated, None
+        if isinstance(generated, tuple) and generated and isinstance(generated[0], torch.Tensor):
+            # `ModelOutput.to_tuple()`, as transformers' pipelines hand back one row of a batch.
+            return generated[0], generated[1] if len(generated) > 1 else None
         if isinstance(generated, dict) or hasattr(generated, "sequences"):
             get = generated.get if isinstance(generated, dict) else lambda k: getattr(generated, k, None)
             return get("sequences"), get("audio_codes")
@@ -591,6 +622,35 @@ class MiMoAudioProcessor(ProcessorMixin):
                 raise ValueError("`decode` takes one row; use `batch_decode` for a batch")
             sequences = sequences[0]
         return self.batch_decode(sequences[None], prompt_length=prompt_length, **kwargs)[0]
+
+    def post_process_multimodal_output(self, generated_outputs, skip_special_tokens: bool = True,
+                                       generation_mode: str | None = None, **kwargs):
+        """
+        What transformers' `any-to-any` pipeline returns for `generate`'s output (or a `[B, L]` tensor of ids).
+
+        Args:
+            generated_outputs: [`MiMoAudioGenerateOutput`] (or `sequences` alone for text).
+            generation_mode (`str`, *optional*): `"text"` (default) -> `list[str]`, the text of each row (see
+                `batch_decode`, but not stripped); `"audio"` -> `list[np.ndarray]`, each row's generated speech as a 1-D float32
+                waveform at `sampling_rate` (see `decode_audio`). A row that generated no speech raises: the prompt
+                has to ask for a spoken reply (`speech_output=True`).
+        """
+        if generation_mode in (None, "text"):
+            # Not stripped (unlike `batch_decode`): the pipeline cuts the decoded prompt off the decoded output.
+            sequences = torch.as_tensor(self._sequences_and_codes(generated_outputs)[0])
+            sequences = sequences[None] if sequences.ndim == 1 else sequences
+            return self.tokenizer.batch_decode(sequences.tolist(), skip_special_tokens=skip_special_tokens, **kwargs)
+        if generation_mode != "audio":
+            raise ValueError(f"`generation_mode` must be 'text' or 'audio', got {generation_mode!r}")
+        clips = self.extract_audio_codes(generated_outputs)
+        silent = [row for row, clip in enumerate(clips) if clip.shape[0] == 0]
+        if silent:
+            raise ValueError(
+                f"generation_mode='audio', but rows {silent} generated no speech: render the conversation with a "
+                f"spoken-reply prompt (`speech_output=True`; in the any-to-any pipeline, "
+                f"`pipe(messages, generation_mode='audio', speech_output=True)`)"
+            )
+        return [wave.numpy().astype(np.float32) for wave in self.codes_to_waveforms(clips)]
 
     def extract_audio_codes(self, generated, prompt_length: int = 0) -> list[torch.Tensor]:
         """Generated speech codes of each row: `[frames, C]` long tensors (possibly 0 frames).

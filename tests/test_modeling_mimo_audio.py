@@ -11,6 +11,7 @@ import modeling_mimo_audio
 from modeling_mimo_audio import (
     MiMoAudioConfig,
     MiMoAudioForConditionalGeneration,
+    MiMoAudioForTextToSpeech,
     interleaved_to_patches,
     patches_to_interleaved,
 )
@@ -439,9 +440,13 @@ def test_save_load_round_trip_in_hf_native_format(upstream_model, prompt, tmp_pa
     with open(tmp_path / "config.json") as f:
         saved = json.load(f)
     assert saved["model_type"] == "mimo_audio" and saved["empty_token_id"] == 1000
-    for auto_class in (AutoModel, AutoModelForCausalLM, AutoModelForMultimodalLM, AutoModelForTextToWaveform):
+    expected = {AutoModel: MiMoAudioForConditionalGeneration, AutoModelForCausalLM: MiMoAudioForConditionalGeneration,
+                AutoModelForMultimodalLM: MiMoAudioForConditionalGeneration,
+                # transformers' text-to-speech pipeline loads this task subclass (same weights).
+                AutoModelForTextToWaveform: MiMoAudioForTextToSpeech}
+    for auto_class, model_class in expected.items():
         reloaded, info = auto_class.from_pretrained(tmp_path, output_loading_info=True)
-        assert type(reloaded) is MiMoAudioForConditionalGeneration
+        assert type(reloaded) is model_class
         assert info["missing_keys"] == set() and info["unexpected_keys"] == set()
         with torch.no_grad():
             a = upstream_model(input_ids=prompt[0], audio_codes=prompt[1]).logits
