@@ -36,12 +36,6 @@ from .modeling_mimo_audio import (
 from processing.generation_presets import GENERATION_PRESETS, get_generation_preset
 from processing.pipeline_mimo_audio import GenerationProgressBar, MiMoAudioPipeline
 from processing.processing_mimo_audio import MiMoAudioProcessor
-from processing.task_models_mimo_audio import (
-    MiMoAudioForSpeechRecognition,
-    MiMoAudioForTextToSpeech,
-    MiMoAudioSpeechOutput,
-    MiMoAudioTranscriptionOutput,
-)
 from processing.prompts_mimo_audio import (
     TASK_CHAT_TEMPLATE_KWARGS,
     asr_conversation,
@@ -54,6 +48,14 @@ from processing.prompts_mimo_audio import (
     tts_conversation,
 )
 from processing.tokenization_mimo_audio import build_tiny_tokenizer, ensure_mimo_special_tokens, mimo_special_token_ids
+
+# transformers' own task pipelines (text-to-speech, ASR): task subclasses of the LM that run through the processor.
+from .task_models_mimo_audio import (
+    MiMoAudioForSpeechRecognition,
+    MiMoAudioForTextToSpeech,
+    MiMoAudioSpeechOutput,
+    MiMoAudioTranscriptionOutput,
+)
 
 from .mini import MINI_MODEL_DIR, mini_audio_tokenizer_path, mini_model_available, mini_model_path
 from .tiny import build_tiny_model_set

@@ -11,10 +11,10 @@ import modeling_mimo_audio  # noqa: F401  (registers the classes)
 from modeling_mimo_audio import MiMoAudioForConditionalGeneration
 from modeling_mimo_audio.demo import single_thread_for_tiny_model, synthesize_clip
 from modeling_mimo_audio.tiny import build_tiny_model_set
-from processing import task_models_mimo_audio
+from modeling_mimo_audio import task_models_mimo_audio
+from modeling_mimo_audio.task_models_mimo_audio import MiMoAudioForSpeechRecognition, MiMoAudioForTextToSpeech
+from modeling_mimo_audio.task_models_mimo_audio import transcript_logits
 from processing.pipeline_mimo_audio import _RequestBatch
-from processing.task_models_mimo_audio import MiMoAudioForSpeechRecognition, MiMoAudioForTextToSpeech
-from processing.task_models_mimo_audio import transcript_logits
 
 # transformers pipelines write into a `generate_kwargs` dict they are given: every call gets its own copy.
 GREEDY = {"do_sample": False, "audio_do_sample": False}

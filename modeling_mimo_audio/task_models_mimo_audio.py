@@ -23,6 +23,9 @@ the task first runs), or `attach_processor(processor)`; transformers' pipelines 
 ASR, the feature extractor) passed with an in-memory model: `pipeline("text-to-speech", model=tts,
 processor=processor, tokenizer=processor.tokenizer)`. The `any-to-any` pipeline needs no subclass: it renders chat
 messages with the processor and decodes with `MiMoAudioProcessor.post_process_multimodal_output`.
+
+Like the command line, the demo and the tiny builders, this module sits above `processing` in the import graph (the
+model files below it import nothing from `processing`).
 """
 
 from __future__ import annotations
@@ -32,9 +35,9 @@ from dataclasses import dataclass
 import torch
 from transformers.modeling_outputs import ModelOutput
 
-from modeling_mimo_audio.modeling_mimo_audio import MiMoAudioForConditionalGeneration
+from processing.processing_mimo_audio import MiMoAudioProcessor
 
-from .processing_mimo_audio import MiMoAudioProcessor
+from .modeling_mimo_audio import MiMoAudioForConditionalGeneration
 
 
 __all__ = ["MiMoAudioForTextToSpeech", "MiMoAudioForSpeechRecognition", "MiMoAudioSpeechOutput",
@@ -123,7 +126,7 @@ class _WithProcessor:
         return self._processor
 
     def _run_task(self, requests: list[dict], generate_kwargs: dict) -> list[dict]:
-        from .pipeline_mimo_audio import MiMoAudioPipeline
+        from processing.pipeline_mimo_audio import MiMoAudioPipeline
 
         # The pipeline calls `self.generate` with the task prompt, which holds MiMo special tokens: that call goes
         # to MiMoAudioForConditionalGeneration.generate (see `_is_prompt`).
