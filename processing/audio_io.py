@@ -2,8 +2,9 @@
 preparation and evaluation.
 
 One place turns a file path, a `datasets` Audio value or an array into a mono float32 waveform, with the feature
-extractor's checks (`to_mono_waveform`) and resampler (`resample_waveform`), and one place encodes a batch of
-waveforms with the codec, so that audio is read and encoded the same way for training and for inference.
+extractor's checks (`to_mono_waveform`) and the resampler (`processing.resampling.resample_waveform`), and one
+place encodes a batch of waveforms with the codec, so that audio is read and encoded the same way for training and
+for inference.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import numpy as np
 import torch
 from transformers.utils import logging
 
-from .feature_extraction_mimo_audio import resample_waveform, to_mono_waveform
+from .feature_extraction_mimo_audio import to_mono_waveform
+from .resampling import resample_waveform
 
 
 logger = logging.get_logger(__name__)

@@ -17,10 +17,13 @@ import torch
 from transformers import BatchFeature, SequenceFeatureExtractor
 
 from .config_checks import check_mel_front_end, check_number
+from .resampling import resample_waveform, uses_polyphase
 
 logger = logging.getLogger(__name__)
 
 LOG_FLOOR = 1e-7
+# STFT frames computed at once by `log_mel` (60 s at the 100 Hz frame rate): bounds the memory of long clips.
+LOG_MEL_BLOCK_FRAMES = 6000
 
 
 def hz_to_mel_htk(frequency: float) -> float:
@@ -46,45 +49,6 @@ def htk_mel_filterbank(sampling_rate: int, n_fft: int, n_mels: int, fmin: float,
     rising = (-1.0 * slopes[:, :-2]) / band_widths[:-1]
     falling = slopes[:, 2:] / band_widths[1:]
     return torch.clamp(torch.min(rising, falling), min=0.0)
-
-
-@lru_cache(maxsize=8)
-def sinc_resample_kernel(orig_freq: int, new_freq: int, lowpass_filter_width: int = 6, rolloff: float = 0.99):
-    """Hann-windowed sinc kernel `[new, 1, 2 * width + orig]` of the polyphase resampler (rates already reduced
-    by their gcd); the same filter as `torchaudio.functional.resample`'s default `sinc_interp_hann`."""
-    base_freq = min(orig_freq, new_freq) * rolloff
-    width = math.ceil(lowpass_filter_width * orig_freq / base_freq)
-    offsets = torch.arange(-width, width + orig_freq, dtype=torch.float32)[None, None] / orig_freq
-    times = torch.arange(0, -new_freq, -1, dtype=torch.float32)[:, None, None] / new_freq + offsets
-    times = (times * base_freq).clamp(-lowpass_filter_width, lowpass_filter_width)
-    window = torch.cos(times * math.pi / lowpass_filter_width / 2) ** 2
-    times = times * math.pi
-    kernel = torch.where(times == 0, torch.tensor(1.0), times.sin() / times)
-    return kernel * window * (base_freq / orig_freq), width
-
-
-def resample_waveform(waveform: torch.Tensor, orig_freq: int, new_freq: int) -> torch.Tensor:
-    """Band-limited resampling of a 1-D float waveform.
-
-    Uses `torchaudio.functional.resample` when torchaudio is installed; otherwise the same Hann-windowed sinc
-    filter (width 6, roll-off 0.99) applied as a strided convolution in plain torch.
-    """
-    if orig_freq == new_freq:
-        return waveform
-    try:
-        import torchaudio.functional
-
-        return torchaudio.functional.resample(waveform, orig_freq, new_freq)
-    except ImportError:
-        pass
-    gcd = math.gcd(int(orig_freq), int(new_freq))
-    orig, new = int(orig_freq) // gcd, int(new_freq) // gcd
-    kernel, width = sinc_resample_kernel(orig, new)
-    kernel = kernel.to(device=waveform.device, dtype=waveform.dtype)
-    length = waveform.shape[-1]
-    padded = torch.nn.functional.pad(waveform.reshape(1, 1, length), (width, width + orig))
-    resampled = torch.nn.functional.conv1d(padded, kernel, stride=orig).transpose(1, 2).reshape(-1)
-    return resampled[: math.ceil(new * length / orig)]
 
 
 def to_mono_waveform(audio, name: str = "raw_audio") -> torch.Tensor:
@@ -219,25 +183,42 @@ class MiMoAudioFeatureExtractor(SequenceFeatureExtractor):
         return 1 + num_samples // self.hop_length
 
     def log_mel(self, waveform: torch.Tensor) -> torch.Tensor:
-        """Log-mel features `[n_mels, frames]` of one 1-D float waveform already at `sampling_rate`."""
+        """Log-mel features `[n_mels, frames]` of one 1-D float waveform already at `sampling_rate`.
+
+        The STFT runs over `LOG_MEL_BLOCK_FRAMES` frames at a time (each block reads its own samples, with the
+        clip's reflect padding at the two ends), so a long clip costs its output plus one block, not a whole
+        complex spectrogram; the frames are those of one centered `torch.stft` over the clip.
+        """
+        half, hop, length = self.nfft // 2, self.hop_length, waveform.shape[-1]
+        frames = self.num_frames(length)
         window = torch.hann_window(self.window_size, device=waveform.device, dtype=waveform.dtype)
-        spectrum = torch.stft(
-            waveform,
-            n_fft=self.nfft,
-            hop_length=self.hop_length,
-            win_length=self.window_size,
-            window=window,
-            center=True,
-            pad_mode="reflect",
-            normalized=False,
-            onesided=True,
-            return_complex=True,
-        ).abs()
         fmax = float(self.sampling_rate // 2) if self.fmax is None else float(self.fmax)
         filterbank = htk_mel_filterbank(self.sampling_rate, self.nfft, self.n_mels, float(self.fmin), fmax)
         filterbank = filterbank.to(device=waveform.device, dtype=waveform.dtype)
-        mel = torch.matmul(spectrum.transpose(-1, -2), filterbank).transpose(-1, -2)
-        return torch.log(torch.clamp(mel, min=LOG_FLOOR))
+        out = waveform.new_empty((self.n_mels, frames))
+        for first in range(0, frames, LOG_MEL_BLOCK_FRAMES):
+            last = min(first + LOG_MEL_BLOCK_FRAMES, frames)
+            start, end = first * hop - half, (last - 1) * hop + half  # samples of frames first..last-1
+            piece = waveform[max(start, 0) : min(end, length)]
+            if start < 0 or end > length:
+                # torch's reflect padding of the whole clip: x[half], ..., x[1] before it, x[-2], x[-3], ... after.
+                before = waveform[1 : 1 - start].flip(0) if start < 0 else waveform[:0]
+                after = waveform[2 * length - end - 1 : length - 1].flip(0) if end > length else waveform[:0]
+                piece = torch.cat([before, piece, after])
+            spectrum = torch.stft(
+                piece,
+                n_fft=self.nfft,
+                hop_length=hop,
+                win_length=self.window_size,
+                window=window,
+                center=False,
+                normalized=False,
+                onesided=True,
+                return_complex=True,
+            ).abs()
+            mel = torch.matmul(spectrum.transpose(-1, -2), filterbank).transpose(-1, -2)
+            out[:, first:last] = torch.log(torch.clamp(mel, min=LOG_FLOOR))
+        return out
 
     def _to_mono_tensor(self, audio, index: int) -> torch.Tensor:
         return to_mono_waveform(audio, "raw_audio" if index < 0 else f"raw_audio[{index}]")
@@ -271,8 +252,8 @@ class MiMoAudioFeatureExtractor(SequenceFeatureExtractor):
             raw_audio (`np.ndarray`, `torch.Tensor`, list of floats, or a list of those): float samples. A 2-D
                 clip (`[channels, samples]`) is averaged to mono.
             sampling_rate (`int`): rate of `raw_audio` in Hz. Required; other rates than `self.sampling_rate`
-                are resampled (torchaudio when installed, else an equivalent torch sinc resampler) with a log
-                message.
+                are resampled (`processing.resampling.resample_waveform`: bounded memory for any rate) with a
+                log message.
             return_tensors (`str`, defaults to `"pt"`): `"pt"` or `"np"`.
             device: torch device the STFT runs on (and where `"pt"` outputs stay).
 
@@ -301,7 +282,7 @@ class MiMoAudioFeatureExtractor(SequenceFeatureExtractor):
                 len(clips),
                 sampling_rate,
                 self.sampling_rate,
-                "torchaudio" if _has_torchaudio() else "torch sinc resampler",
+                _resampler_name(int(sampling_rate), self.sampling_rate),
             )
             clips = [resample_waveform(clip, int(sampling_rate), self.sampling_rate) for clip in clips]
 
@@ -329,6 +310,12 @@ class MiMoAudioFeatureExtractor(SequenceFeatureExtractor):
         return BatchFeature(data)
 
 
+def _resampler_name(orig_freq: int, new_freq: int) -> str:
+    if not uses_polyphase(orig_freq, new_freq):
+        return "direct windowed-sinc resampler"
+    return "torchaudio" if _has_torchaudio() else "torch polyphase sinc resampler"
+
+
 def _has_torchaudio() -> bool:
     try:
         import torchaudio  # noqa: F401
@@ -337,4 +324,4 @@ def _has_torchaudio() -> bool:
     return True
 
 
-__all__ = ["MiMoAudioFeatureExtractor", "to_mono_waveform", "resample_waveform"]
+__all__ = ["MiMoAudioFeatureExtractor", "to_mono_waveform"]

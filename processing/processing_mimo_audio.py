@@ -12,7 +12,7 @@ from transformers.processing_utils import ProcessorMixin
 from transformers.utils import logging
 
 from .audio_io import encode_waveforms, read_audio
-from .feature_extraction_mimo_audio import resample_waveform
+from .resampling import resample_waveform
 from .prompts_mimo_audio import (
     AudioSegment,
     TextSegment,

@@ -6,11 +6,8 @@ import pytest
 import torch
 
 from modeling_mimo_audio import MiMoAudioTokenizerConfig
-from processing.feature_extraction_mimo_audio import (
-    MiMoAudioFeatureExtractor,
-    htk_mel_filterbank,
-    resample_waveform,
-)
+from processing.feature_extraction_mimo_audio import MiMoAudioFeatureExtractor, htk_mel_filterbank
+from processing.resampling import resample_waveform
 from test_modeling_mimo_audio_tokenizer import expected  # noqa: F401 (the fixture's expected.npz)
 
 
@@ -160,3 +157,20 @@ def test_from_pretrained_on_an_upstream_tokenizer_folder(upstream_tokenizer_dir,
     MiMoAudioTokenizerConfig(n_mels=80, hop_length=200, fmax=8000).save_pretrained(tmp_path)
     extractor = MiMoAudioFeatureExtractor.from_pretrained(tmp_path)
     assert (extractor.n_mels, extractor.hop_length, extractor.fmax) == (80, 200, 8000)
+
+
+@pytest.mark.parametrize("samples", [24000 * 3 + 17, 24000 * 3, 240 * 700 + 239])
+def test_blocked_stft_equals_one_centered_stft(extractor, samples, monkeypatch):
+    """Long clips are transformed a block of frames at a time; the frames are those of one centered STFT."""
+    from processing import feature_extraction_mimo_audio as module
+
+    wave = torch.from_numpy(np.random.default_rng(1).standard_normal(samples).astype(np.float32) * 0.1)
+    window = torch.hann_window(extractor.window_size)
+    spectrum = torch.stft(wave, n_fft=extractor.nfft, hop_length=extractor.hop_length, win_length=extractor.window_size,
+                          window=window, center=True, pad_mode="reflect", return_complex=True).abs()
+    filterbank = htk_mel_filterbank(24000, extractor.nfft, extractor.n_mels, 0.0, 12000.0)
+    whole = torch.log(torch.clamp((spectrum.T @ filterbank).T, min=1e-7))
+    monkeypatch.setattr(module, "LOG_MEL_BLOCK_FRAMES", 97)  # several blocks, the last one short
+    blocked = extractor.log_mel(wave)
+    assert blocked.shape == whole.shape == (extractor.n_mels, 1 + samples // extractor.hop_length)
+    torch.testing.assert_close(blocked, whole, rtol=0, atol=1e-5)

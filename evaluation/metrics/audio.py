@@ -44,7 +44,7 @@ def resample(wave, orig_sr: int, target_sr: int) -> np.ndarray:
     wave = _as_1d_float("wave", wave)
     if int(orig_sr) == int(target_sr):
         return wave
-    from processing.feature_extraction_mimo_audio import resample_waveform
+    from processing.resampling import resample_waveform
 
     return resample_waveform(torch.from_numpy(wave).float(), int(orig_sr), int(target_sr)).double().numpy()
 

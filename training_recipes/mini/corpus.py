@@ -736,7 +736,7 @@ def speak(text: str, voice: str, speed: int, pitch: int, padding_ms: float = 50.
     """
     import torch
 
-    from processing.feature_extraction_mimo_audio import resample_waveform
+    from processing.resampling import resample_waveform
 
     waveform, rate = parse_wav_bytes(espeak_wav(text, voice, speed, pitch))
     waveform = trim_silence(waveform, rate, padding_ms)
