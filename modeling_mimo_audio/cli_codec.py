@@ -126,10 +126,12 @@ def _progress(items, args, description):
 def run_encode(args) -> int:
     """Handler of `codec encode`: every argument and input file is checked before the codec loads."""
     import numpy as np
-    import soundfile as sf
     import torch
 
+    from processing.audio_io import file_log_mel_segments
     from processing.feature_extraction_mimo_audio import MiMoAudioFeatureExtractor
+
+    from .modeling_mimo_audio_tokenizer import ENCODE_SEGMENT_FRAMES
 
     check_positive(args.num_quantizers, "--num-quantizers")
     folder, config, device = _codec_config(args)
@@ -141,14 +143,17 @@ def run_encode(args) -> int:
     model = _load_codec(folder, config, device, args)
     extractor = MiMoAudioFeatureExtractor.from_tokenizer_config(model.config)
     for source, destination in _progress(pairs, args, "encoding"):
-        audio, rate = sf.read(source, dtype="float32", always_2d=True)
+        # One codec segment (60 s) at a time, read from disk as it goes: memory does not grow with the file, and
+        # the codes are the whole file's (the codec encodes segments independently).
+        pieces = []
         try:
-            features = extractor(audio.T.copy(), sampling_rate=rate, device=model.device)
+            for features in file_log_mel_segments(source, extractor, ENCODE_SEGMENT_FRAMES):
+                with torch.inference_mode():
+                    codes = model.encode(features[None].to(model.device), None, args.num_quantizers)
+                pieces.append(codes.audio_codes[0].cpu())
         except (ValueError, TypeError) as error:  # the samples themselves (NaN, ...): an input error
             raise UsageError(f"INPUT: {source}: {error}") from error
-        with torch.inference_mode():
-            codes = model.encode(features["input_features"], features["attention_mask"], args.num_quantizers)
-        np.save(destination, codes.audio_codes[0].cpu().numpy().astype(np.int64))
+        np.save(destination, torch.cat(pieces, dim=1).numpy().astype(np.int64))
     print(f"wrote {len(pairs)} code file(s) to {args.output}", file=sys.stderr)
     return 0
 
@@ -172,6 +177,10 @@ def _read_codes(source):
     return codes
 
 
+# Codec frames decoded at once by `codec decode` (60 s at 25 Hz), as upstream decodes long audio.
+DECODE_CHUNK_FRAMES = 1500
+
+
 def run_decode(args) -> int:
     """Handler of `codec decode`: every argument and codes file is checked before the codec loads."""
     import numpy as np
@@ -184,12 +193,19 @@ def run_decode(args) -> int:
         _read_codes(source)  # header and dtype; the arrays are small (int64, 25 frames per second)
     model = _load_codec(folder, config, device, args)
     for source, destination in _progress(pairs, args, "decoding"):
-        codes = _read_codes(source)
-        try:
-            with torch.inference_mode():
-                audio = model.decode(torch.from_numpy(codes.astype(np.int64)).to(model.device)).audio_values
-        except (ValueError, TypeError) as error:  # codes outside the codebooks, too many quantizers, ...
-            raise UsageError(f"INPUT: {source}: {error}") from error
-        sf.write(destination, audio[0, 0].float().cpu().numpy(), model.config.sampling_rate)
+        codes = torch.from_numpy(_read_codes(source).astype(np.int64))
+        # Independent 60 s chunks, as upstream decodes long audio (and `MiMoAudioProcessor.codes_to_waveforms`),
+        # written as they come: memory does not grow with the file.
+        with sf.SoundFile(destination, "w", samplerate=model.config.sampling_rate, channels=1) as out:
+            for start in range(0, codes.shape[1], DECODE_CHUNK_FRAMES):
+                try:
+                    with torch.inference_mode():
+                        chunk = codes[:, start : start + DECODE_CHUNK_FRAMES].to(model.device)
+                        audio = model.decode(chunk).audio_values
+                except (ValueError, TypeError) as error:  # codes outside the codebooks, too many quantizers, ...
+                    out.close()
+                    os.remove(destination)
+                    raise UsageError(f"INPUT: {source}: {error}") from error
+                out.write(audio[0, 0].float().cpu().numpy())
     print(f"wrote {len(pairs)} audio file(s) to {args.output}", file=sys.stderr)
     return 0

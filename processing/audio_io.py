@@ -22,7 +22,7 @@ from .resampling import resample_waveform
 
 logger = logging.get_logger(__name__)
 
-__all__ = ["read_audio", "load_audio", "encode_waveforms", "check_sampling_rate"]
+__all__ = ["read_audio", "load_audio", "encode_waveforms", "check_sampling_rate", "file_log_mel_segments"]
 
 
 def _read_file(source, name: str) -> tuple[np.ndarray, int]:
@@ -97,6 +97,47 @@ def load_audio(value, target_sampling_rate: int, sampling_rate: int | None = Non
         logger.warning_once(f"resampling audio from {rate} Hz to {target_sampling_rate} Hz")
         waveform = resample_waveform(torch.from_numpy(waveform), rate, target_sampling_rate).numpy()
     return waveform
+
+
+def file_log_mel_segments(path, feature_extractor, segment_frames: int):
+    """
+    Yields the log-mel features `[n_mels, frames]` of an audio file, `segment_frames` frames at a time, without
+    loading the file whole when it is at the extractor's rate: each segment reads only its samples (and the STFT's
+    context) from disk. The frames are those of `feature_extractor` on the whole file (channels averaged), so
+    encoding the segments one by one with the codec's own segment length gives the whole file's codes.
+
+    A file at another rate is read whole and resampled first (the resampler's memory is bounded, the read is not).
+    Samples that are NaN or infinite raise a `ValueError` naming the file.
+    """
+    import soundfile as sf
+
+    name = repr(str(path))
+    try:
+        handle = sf.SoundFile(str(path))
+    except (RuntimeError, sf.LibsndfileError) as error:
+        raise ValueError(f"cannot read audio {name}: {error}") from error
+    with handle:
+        if handle.frames == 0:
+            raise ValueError(f"audio {name} has no samples")
+        if handle.samplerate != feature_extractor.sampling_rate:
+            waveform = torch.from_numpy(load_audio(str(path), feature_extractor.sampling_rate))
+            features = feature_extractor.log_mel(waveform)
+            for first in range(0, features.shape[-1], segment_frames):
+                yield features[:, first : first + segment_frames]
+            return
+
+        def read(start: int, end: int) -> torch.Tensor:
+            handle.seek(start)
+            samples = handle.read(end - start, dtype="float32", always_2d=True)
+            if not np.isfinite(samples).all():
+                raise ValueError(f"audio {name} holds NaN or infinite samples (near sample {start})")
+            return torch.from_numpy(np.ascontiguousarray(samples.mean(axis=1)))
+
+        minimum = feature_extractor.nfft // 2 + 1
+        if handle.frames < minimum:
+            raise ValueError(f"audio {name} has {handle.frames} samples; the centered STFT needs at least {minimum}")
+        for _, features in feature_extractor.iter_log_mel(read, handle.frames, block_frames=segment_frames):
+            yield features
 
 
 @torch.no_grad()

@@ -185,26 +185,38 @@ class MiMoAudioFeatureExtractor(SequenceFeatureExtractor):
     def log_mel(self, waveform: torch.Tensor) -> torch.Tensor:
         """Log-mel features `[n_mels, frames]` of one 1-D float waveform already at `sampling_rate`.
 
-        The STFT runs over `LOG_MEL_BLOCK_FRAMES` frames at a time (each block reads its own samples, with the
-        clip's reflect padding at the two ends), so a long clip costs its output plus one block, not a whole
-        complex spectrogram; the frames are those of one centered `torch.stft` over the clip.
+        Computed `LOG_MEL_BLOCK_FRAMES` frames at a time (`iter_log_mel`), so a long clip costs its output plus one
+        block, not a whole complex spectrogram; the frames are those of one centered `torch.stft` over the clip.
         """
-        half, hop, length = self.nfft // 2, self.hop_length, waveform.shape[-1]
-        frames = self.num_frames(length)
-        window = torch.hann_window(self.window_size, device=waveform.device, dtype=waveform.dtype)
-        fmax = float(self.sampling_rate // 2) if self.fmax is None else float(self.fmax)
-        filterbank = htk_mel_filterbank(self.sampling_rate, self.nfft, self.n_mels, float(self.fmin), fmax)
-        filterbank = filterbank.to(device=waveform.device, dtype=waveform.dtype)
-        out = waveform.new_empty((self.n_mels, frames))
-        for first in range(0, frames, LOG_MEL_BLOCK_FRAMES):
-            last = min(first + LOG_MEL_BLOCK_FRAMES, frames)
+        blocks = [features for _, features in self.iter_log_mel(lambda s, e: waveform[s:e], waveform.shape[-1])]
+        return blocks[0] if len(blocks) == 1 else torch.cat(blocks, dim=-1)
+
+    def iter_log_mel(self, read, num_samples: int, block_frames: int | None = None):
+        """
+        Yields `(first_frame, features [n_mels, block])` over a clip of `num_samples` samples at `sampling_rate`,
+        `block_frames` frames (default `LOG_MEL_BLOCK_FRAMES`) at a time, reading samples through `read(start, end)`
+        (a 1-D float tensor of samples `start..end-1`): only each block's samples and the STFT's context are read,
+        with the clip's reflect padding at its two ends, so a file can be featurized without loading it whole. The
+        frames equal those of one centered `torch.stft` over the whole clip.
+        """
+        block_frames = LOG_MEL_BLOCK_FRAMES if block_frames is None else block_frames
+        half, hop = self.nfft // 2, self.hop_length
+        frames = self.num_frames(num_samples)
+        window, filterbank = None, None
+        for first in range(0, frames, block_frames):
+            last = min(first + block_frames, frames)
             start, end = first * hop - half, (last - 1) * hop + half  # samples of frames first..last-1
-            piece = waveform[max(start, 0) : min(end, length)]
-            if start < 0 or end > length:
+            piece = read(max(start, 0), min(end, num_samples))
+            if start < 0 or end > num_samples:
                 # torch's reflect padding of the whole clip: x[half], ..., x[1] before it, x[-2], x[-3], ... after.
-                before = waveform[1 : 1 - start].flip(0) if start < 0 else waveform[:0]
-                after = waveform[2 * length - end - 1 : length - 1].flip(0) if end > length else waveform[:0]
+                before = read(1, 1 - start).flip(0) if start < 0 else piece[:0]
+                after = read(2 * num_samples - end - 1, num_samples - 1).flip(0) if end > num_samples else piece[:0]
                 piece = torch.cat([before, piece, after])
+            if window is None:
+                window = torch.hann_window(self.window_size, device=piece.device, dtype=piece.dtype)
+                fmax = float(self.sampling_rate // 2) if self.fmax is None else float(self.fmax)
+                filterbank = htk_mel_filterbank(self.sampling_rate, self.nfft, self.n_mels, float(self.fmin), fmax)
+                filterbank = filterbank.to(device=piece.device, dtype=piece.dtype)
             spectrum = torch.stft(
                 piece,
                 n_fft=self.nfft,
@@ -217,8 +229,7 @@ class MiMoAudioFeatureExtractor(SequenceFeatureExtractor):
                 return_complex=True,
             ).abs()
             mel = torch.matmul(spectrum.transpose(-1, -2), filterbank).transpose(-1, -2)
-            out[:, first:last] = torch.log(torch.clamp(mel, min=LOG_FLOOR))
-        return out
+            yield first, torch.log(torch.clamp(mel, min=LOG_FLOOR))
 
     def _to_mono_tensor(self, audio, index: int) -> torch.Tensor:
         return to_mono_waveform(audio, "raw_audio" if index < 0 else f"raw_audio[{index}]")

@@ -686,17 +686,21 @@ class MiMoAudioProcessor(ProcessorMixin):
         return self.codes_to_waveforms(clips, chunk_frames=chunk_frames)
 
     @torch.no_grad()
-    def codes_to_waveforms(self, clips: list[torch.Tensor], chunk_frames: int | None = 1500) -> list[torch.Tensor]:
+    def codes_to_waveforms(self, clips: list[torch.Tensor], chunk_frames: int | None = 1500,
+                           max_chunks_per_call: int = 8) -> list[torch.Tensor]:
         """Decodes `[frames, C]` code tensors with the codec -> list of 1-D float CPU tensors (960 samples a frame).
 
         Like upstream, clips are decoded in independent chunks of `chunk_frames` frames (1500 = 60 s) whose audio is
-        concatenated without crossfade; `None` decodes each clip whole. All chunks of all clips go through the codec
-        in one batched call.
+        concatenated without crossfade; `None` decodes each clip whole. The chunks of all clips go through the codec
+        in batched calls of at most `max_chunks_per_call` chunks (8 = 8 min of audio), so memory does not grow with
+        the total length.
         """
         if self.audio_tokenizer is None:
             raise ValueError("decoding audio needs the codec: build the processor with `audio_tokenizer=`")
         if chunk_frames is not None and (not isinstance(chunk_frames, int) or chunk_frames < 1):
             raise ValueError(f"`chunk_frames` must be a positive int or None, got {chunk_frames!r}")
+        if isinstance(max_chunks_per_call, bool) or not isinstance(max_chunks_per_call, int) or max_chunks_per_call < 1:
+            raise ValueError(f"`max_chunks_per_call` must be a positive int, got {max_chunks_per_call!r}")
         empty_rows = [i for i, c in enumerate(clips) if c.shape[0] == 0]
         if empty_rows:
             logger.warning(f"rows {empty_rows} have no generated speech: their waveform is empty")
@@ -705,17 +709,18 @@ class MiMoAudioProcessor(ProcessorMixin):
             step = chunk_frames or max(codes.shape[0], 1)
             pieces += [(i, codes[s : s + step]) for s in range(0, codes.shape[0], step)]
         waves = [[] for _ in clips]
-        if pieces:
-            param = next(self.audio_tokenizer.parameters())
-            longest = max(p.shape[0] for _, p in pieces)
-            batch = torch.zeros((len(pieces), pieces[0][1].shape[1], longest), dtype=torch.long)
-            mask = torch.zeros((len(pieces), longest), dtype=torch.long)
-            for k, (_, codes) in enumerate(pieces):
+        param = next(self.audio_tokenizer.parameters()) if pieces else None
+        for first in range(0, len(pieces), max_chunks_per_call):
+            group = pieces[first : first + max_chunks_per_call]
+            longest = max(p.shape[0] for _, p in group)
+            batch = torch.zeros((len(group), group[0][1].shape[1], longest), dtype=torch.long)
+            mask = torch.zeros((len(group), longest), dtype=torch.long)
+            for k, (_, codes) in enumerate(group):
                 batch[k, :, : codes.shape[0]] = codes.T
                 mask[k, : codes.shape[0]] = 1
             decoded = self.audio_tokenizer.decode(batch.to(param.device), audio_codes_mask=mask.to(param.device))
             values, values_mask = decoded.audio_values.float().cpu(), decoded.audio_values_mask.cpu()
-            for k, (i, _) in enumerate(pieces):
+            for k, (i, _) in enumerate(group):
                 waves[i].append(values[k, 0, : int(values_mask[k].sum())])
         return [torch.cat(w) if w else torch.zeros(0) for w in waves]
 

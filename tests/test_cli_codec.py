@@ -52,6 +52,41 @@ def test_folders_and_stereo_input(tmp_path, upstream_tokenizer_dir, expected):
     assert sf.info(wavs / "b.wav").frames == 63 * 960
 
 
+def test_long_file_is_encoded_segment_by_segment_with_the_whole_files_codes(tmp_path, upstream_tokenizer_dir):
+    """`codec encode` reads a long file one 60 s codec segment at a time (memory does not grow with the file); the
+    codes equal the codec's on the whole file's features, a 16 kHz file's too (read whole and resampled)."""
+    import torch
+
+    from modeling_mimo_audio import MiMoAudioFeatureExtractor, MiMoAudioTokenizerModel
+
+    codec = MiMoAudioTokenizerModel.from_pretrained(upstream_tokenizer_dir).eval()
+    extractor = MiMoAudioFeatureExtractor.from_tokenizer_config(codec.config)
+    for rate, seconds in ((24000, 130.3), (16000, 61.0)):
+        wave = np.random.default_rng(rate).standard_normal(int(seconds * rate)).astype(np.float32) * 0.1
+        stereo = np.stack([wave, wave * 0.5], axis=1)
+        wav_path, codes_path = tmp_path / f"long{rate}.wav", tmp_path / f"long{rate}.npy"
+        sf.write(wav_path, stereo, rate, subtype="FLOAT")
+        assert run(["codec", "encode", str(wav_path), str(codes_path), "--audio-tokenizer", upstream_tokenizer_dir]) == 0
+        with torch.inference_mode():
+            features = extractor(stereo.T.copy(), sampling_rate=rate)
+            whole = codec.encode(features["input_features"], features["attention_mask"], 8).audio_codes[0].numpy()
+        np.testing.assert_array_equal(np.load(codes_path), whole)
+
+    # Decoding a long code file: independent 60 s (1500-frame) chunks written one after the other, as upstream
+    # decodes long audio.
+    codes = np.load(tmp_path / "long24000.npy")
+    assert codes.shape[1] > 3000
+    out_path = tmp_path / "long.wav"
+    assert run(["codec", "decode", str(tmp_path / "long24000.npy"), str(out_path), "--audio-tokenizer",
+                upstream_tokenizer_dir]) == 0
+    with torch.inference_mode():
+        chunks = [codec.decode(torch.from_numpy(codes[:, s : s + 1500])).audio_values[0, 0].numpy()
+                  for s in range(0, codes.shape[1], 1500)]
+    audio, rate = sf.read(out_path, dtype="float32")
+    assert rate == 24000 and audio.shape == (codes.shape[1] * 960,)
+    np.testing.assert_allclose(audio, np.concatenate(chunks), atol=1e-4)  # 16-bit PCM step is 3e-5
+
+
 @pytest.mark.parametrize(
     "make_argv, message",
     [
