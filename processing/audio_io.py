@@ -16,13 +16,14 @@ import numpy as np
 import torch
 from transformers.utils import logging
 
+from .config_checks import check_sampling_rate
 from .feature_extraction_mimo_audio import to_mono_waveform
 from .resampling import resample_waveform
 
 
 logger = logging.get_logger(__name__)
 
-__all__ = ["read_audio", "load_audio", "encode_waveforms", "check_sampling_rate", "file_log_mel_segments"]
+__all__ = ["read_audio", "load_audio", "encode_waveforms", "file_log_mel_segments"]
 
 
 def _read_file(source, name: str) -> tuple[np.ndarray, int]:
@@ -77,16 +78,6 @@ def read_audio(value, sampling_rate: int | None = None) -> tuple[np.ndarray, int
     sampling_rate = check_sampling_rate(sampling_rate)
     waveform = to_mono_waveform(value.detach().cpu() if isinstance(value, torch.Tensor) else value, "audio")
     return waveform.numpy(), sampling_rate
-
-
-def check_sampling_rate(sampling_rate, name: str = "sampling_rate") -> int:
-    """`sampling_rate` as an int, refusing what is not a positive whole number of Hz (22050.5 is not rounded)."""
-    numeric = isinstance(sampling_rate, (int, float, np.integer, np.floating))
-    if isinstance(sampling_rate, (bool, np.bool_)) or not numeric:
-        raise TypeError(f"`{name}` must be a positive integer number of Hz, got {type(sampling_rate).__name__}")
-    if not np.isfinite(sampling_rate) or sampling_rate != int(sampling_rate) or sampling_rate <= 0:
-        raise ValueError(f"`{name}` must be a positive integer number of Hz, got {sampling_rate!r}")
-    return int(sampling_rate)
 
 
 def load_audio(value, target_sampling_rate: int, sampling_rate: int | None = None) -> np.ndarray:

@@ -4,6 +4,8 @@ feature extractor, so that a bad value fails where it is given, naming the field
 import math
 import numbers
 
+import numpy as np
+
 
 def check_int(name: str, value, minimum: int | None = None, maximum: int | None = None, optional: bool = False):
     """Raises unless `value` is an int (not a bool, not a float or string) in `[minimum, maximum]`; returns it as
@@ -75,3 +77,13 @@ def check_mel_front_end(sampling_rate, nfft, hop_length, window_size, n_mels, fm
         raise ValueError(f"`fmax` ({fmax}) must not exceed sampling_rate / 2 ({nyquist})")
     if not fmin < top:
         raise ValueError(f"`fmin` ({fmin}) must be below `fmax` ({top})")
+
+
+def check_sampling_rate(sampling_rate, name: str = "sampling_rate") -> int:
+    """`sampling_rate` as an int, refusing what is not a positive whole number of Hz (22050.5 is not rounded)."""
+    numeric = isinstance(sampling_rate, (int, float, np.integer, np.floating))
+    if isinstance(sampling_rate, (bool, np.bool_)) or not numeric:
+        raise TypeError(f"`{name}` must be a positive integer number of Hz, got {type(sampling_rate).__name__}")
+    if not np.isfinite(sampling_rate) or sampling_rate != int(sampling_rate) or sampling_rate <= 0:
+        raise ValueError(f"`{name}` must be a positive integer number of Hz, got {sampling_rate!r}")
+    return int(sampling_rate)

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from transformers import BatchFeature, SequenceFeatureExtractor
 
-from .config_checks import check_mel_front_end, check_number
+from .config_checks import check_mel_front_end, check_number, check_sampling_rate
 from .resampling import resample_waveform, uses_polyphase
 
 logger = logging.getLogger(__name__)
@@ -279,8 +279,8 @@ class MiMoAudioFeatureExtractor(SequenceFeatureExtractor):
                 f"`sampling_rate` is required: pass the rate of `raw_audio` in Hz (this extractor works at "
                 f"{self.sampling_rate} Hz and resamples other rates)"
             )
-        if not isinstance(sampling_rate, (int, np.integer)) or isinstance(sampling_rate, bool) or sampling_rate <= 0:
-            raise ValueError(f"`sampling_rate` must be a positive integer in Hz, got {sampling_rate!r}")
+        # The same rule as everywhere audio comes in: a whole number of Hz (24000.0 is 24000; 22050.5 is refused).
+        sampling_rate = check_sampling_rate(sampling_rate)
         if return_tensors not in ("pt", "np", None):
             raise ValueError(f"`return_tensors` must be 'pt' or 'np', got {return_tensors!r}")
 

@@ -174,3 +174,16 @@ def test_blocked_stft_equals_one_centered_stft(extractor, samples, monkeypatch):
     blocked = extractor.log_mel(wave)
     assert blocked.shape == whole.shape == (extractor.n_mels, 1 + samples // extractor.hop_length)
     torch.testing.assert_close(blocked, whole, rtol=0, atol=1e-5)
+
+
+def test_sampling_rate_follows_the_one_rule_for_audio_rates(extractor):
+    """As `processing.audio_io` reads rates: whole numbers of Hz, also as floats; nothing is rounded."""
+    wave = np.zeros(2400, dtype=np.float32)
+    torch.testing.assert_close(extractor(wave, sampling_rate=24000.0)["input_features"],
+                               extractor(wave, sampling_rate=24000)["input_features"])
+    with pytest.raises(ValueError, match="whole|integer"):
+        extractor(wave, sampling_rate=22050.5)
+    for bad in (True, "24000"):
+        with pytest.raises(TypeError, match="sampling_rate"):
+            extractor(wave, sampling_rate=bad)
+
