@@ -14,12 +14,17 @@ from transformers.utils import logging
 from .audio_io import encode_waveforms, read_audio
 from .resampling import resample_waveform
 from .prompts_mimo_audio import (
+    SEGMENT_SEPARATOR,
+    STREAM_TEXT_DELIMITER,
+    TARGET_BEGIN,
+    TARGET_END,
     AudioSegment,
     TextSegment,
     pad_codes_to_patches,
     parse_prompt_markup,
     streaming_chunks,
 )
+from .text_escaping import ESCAPE_OPEN, escape_conversation, tokenize_markup_text
 from .tokenization_mimo_audio import ensure_mimo_special_tokens, mimo_special_token_ids
 
 
@@ -399,8 +404,14 @@ class MiMoAudioProcessor(ProcessorMixin):
         clips = self._prepare_audio(audio_per_sample, sampling_rate)
 
         pieces = [(id(s), s.text) for row in segments for s in row if not isinstance(s, AudioSegment)]
-        encoded = self.tokenizer([p for _, p in pieces], add_special_tokens=False)["input_ids"] if pieces else []
-        text_ids = {key: list(ids) for (key, _), ids in zip(pieces, encoded)}
+        plain = [(key, piece) for key, piece in pieces if ESCAPE_OPEN not in piece]
+        encoded = self.tokenizer([p for _, p in plain], add_special_tokens=False)["input_ids"] if plain else []
+        text_ids = {key: list(ids) for (key, _), ids in zip(plain, encoded)}
+        # Pieces holding escaped message text (see `apply_chat_template`) keep that text plain text.
+        added = {token.content: index for index, token in self.tokenizer.added_tokens_decoder.items()}
+        for key, piece in pieces:
+            if key not in text_ids:
+                text_ids[key] = tokenize_markup_text(self.tokenizer, piece, added)
 
         rows = [self._layout(row, text_ids, row_clips) for row, row_clips in zip(segments, clips)]
         return self._pad(rows, return_labels, padding_side)
@@ -473,6 +484,7 @@ class MiMoAudioProcessor(ProcessorMixin):
         return_tensors: str | None = "pt",
         continue_final_message: bool = False,
         processor_kwargs: dict | None = None,
+        parse_special_tokens: bool = False,
         **kwargs,
     ):
         """Renders one conversation (list of messages) or a batch of them and lays them out for the LM.
@@ -494,6 +506,10 @@ class MiMoAudioProcessor(ProcessorMixin):
             tokenize (`bool`): `False` returns the rendered markup string(s) instead of tensors.
             return_labels (`bool`): add `labels` (targets = assistant turns after their generation prompt, through
                 `<|im_end|>\\n`, as upstream's fine-tuning code).
+            parse_special_tokens (`bool`, defaults to `False`): message text is always text: control characters
+                and special-token strings in it (`<|empty|>`, `<|im_start|>`, ...) are tokenized as the plain text
+                they spell, never as markup or special tokens (see `processing/text_escaping.py`). `True` lets
+                special-token strings in message text become those tokens (control characters stay text).
             continue_final_message (`bool`): only `False`: continuing a prefilled assistant message is not supported
                 (transformers' `any-to-any` pipeline sets it when the last message is the assistant's).
             processor_kwargs (`dict`, *optional*): `sampling_rate` and/or `padding_side`, as transformers' pipelines
@@ -545,6 +561,9 @@ class MiMoAudioProcessor(ProcessorMixin):
                 return list(value)
             return [value] * len(conversations)
 
+        markup_strings = [SEGMENT_SEPARATOR, STREAM_TEXT_DELIMITER, TARGET_BEGIN, TARGET_END]
+        if not parse_special_tokens:
+            markup_strings += [token.content for token in self.tokenizer.added_tokens_decoder.values()]
         thinking_flags = per_conversation(thinking, "thinking")
         speech_flags = per_conversation(speech_output, "speech_output")
         markups, audios = [], []
@@ -552,7 +571,7 @@ class MiMoAudioProcessor(ProcessorMixin):
             markups.append(
                 _render_chat_template(
                     template,
-                    messages=conv,
+                    messages=escape_conversation(conv, markup_strings),
                     add_generation_prompt=add_generation_prompt,
                     thinking=bool(think),
                     speech_output=bool(speech),

@@ -30,6 +30,9 @@ import torch
 from processing.prompts_mimo_audio import (
     AUDIO_PLACEHOLDER,
     SEGMENT_SEPARATOR,
+    STREAM_TEXT_DELIMITER,
+    TARGET_BEGIN,
+    TARGET_END,
     AudioSegment,
     StreamingSegment,
     TextSegment,
@@ -41,6 +44,11 @@ from processing.prompts_mimo_audio import (
     streaming_markup,
     tts_conversation,
 )
+from processing.text_escaping import escape_conversation, unescape_text
+
+# Control characters of the prompt markup: in message text they are text (escaped before rendering, restored when
+# tokenized), so data holding them cannot move targets or segments.
+_MARKUP_CHARACTERS = [SEGMENT_SEPARATOR, STREAM_TEXT_DELIMITER, TARGET_BEGIN, TARGET_END]
 
 
 __all__ = [
@@ -141,7 +149,7 @@ class SequenceBuilder:
         if isinstance(text, str):
             if self.tokenize is None:
                 raise ValueError("a `tokenize` function is needed to add string segments; pass token ids instead")
-            return list(self.tokenize(text))
+            return list(self.tokenize(unescape_text(text)))
         return [int(t) for t in text]
 
     def _push(self, ids: Sequence[int], target: bool):
@@ -276,7 +284,8 @@ def conversation_example(messages: Sequence[dict], special: SpecialTokenIds, tok
         if message.get("role") == "assistant" and think_block_for_text_answers and not spoken:
             message.setdefault("thinking", "")
         prepared.append(message)
-    return markup_example(render_conversation(prepared), audios, special, tokenize)
+    return markup_example(render_conversation(escape_conversation(prepared, _MARKUP_CHARACTERS)), audios, special,
+                          tokenize)
 
 
 # --- pretraining formats (spec A.4 proposals; loss on every position, B.3) ---
