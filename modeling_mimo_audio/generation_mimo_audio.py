@@ -363,6 +363,13 @@ class MiMoAudioGenerationMixin(GenerationMixin):
         )
 
         static = gc.cache_implementation == "static"
+        if static and prompt_length + max_new_tokens > config.max_position_embeddings:
+            # A static cache is allocated for every position up front: refuse before allocating it.
+            raise ValueError(
+                f"`max_new_tokens`={max_new_tokens} with a prompt of {prompt_length} positions exceeds the model's "
+                f"context (`max_position_embeddings`={config.max_position_embeddings}), which "
+                f"`cache_implementation='static'` allocates up front"
+            )
         if static:
             cache = StaticCache(config=config, max_cache_len=prompt_length + max_new_tokens)
             decoder_config = self.local_transformer.config

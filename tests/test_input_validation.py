@@ -209,3 +209,13 @@ def test_valid_pad_still_generates(tiny):
     ids, mask = _lm_inputs(model)
     out = model.generate(ids, attention_mask=mask, max_new_tokens=2, pad_token_id=655, do_sample=False)
     assert out.sequences.shape == (2, 7)
+
+
+def test_static_cache_longer_than_the_context_is_refused_before_allocating(tiny):
+    model, _ = tiny
+    ids = torch.tensor([[1, 2, 3]])
+    limit = model.config.max_position_embeddings
+    with pytest.raises(ValueError, match=r"`max_new_tokens`=.*exceeds the model's context"):
+        model.generate(ids, max_new_tokens=10**9, cache_implementation="static")
+    with pytest.raises(ValueError, match="max_position_embeddings"):
+        model.generate(ids, max_new_tokens=limit - 2, cache_implementation="static")
