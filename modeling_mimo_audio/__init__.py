@@ -36,6 +36,7 @@ from .modeling_mimo_audio import (
 from processing.generation_presets import GENERATION_PRESETS, get_generation_preset
 from processing.pipeline_mimo_audio import GenerationProgressBar, MiMoAudioPipeline
 from processing.processing_mimo_audio import MiMoAudioProcessor
+from processing.streaming_mimo_audio import MiMoAudioStreamChunk, MiMoAudioStreamer
 from processing.prompts_mimo_audio import (
     TASK_CHAT_TEMPLATE_KWARGS,
     asr_conversation,
@@ -121,6 +122,8 @@ __all__ = [
     "MiMoAudioPreTrainedModel",
     "MiMoAudioProcessor",
     "MiMoAudioSpeechOutput",
+    "MiMoAudioStreamChunk",
+    "MiMoAudioStreamer",
     "MiMoAudioTokenizerConfig",
     "MiMoAudioTokenizerDecoderOutput",
     "MiMoAudioTokenizerEncoderOutput",
