@@ -222,6 +222,10 @@ def _check_speak(args):
         if not args.instruct:
             raise UsageError("--voice needs --instruct (MiMo-Audio takes a voice prompt only with a style instruction)")
         check_audio_file(args.voice, "--voice")
+    if args.output == "-":
+        if not args.stream:
+            raise UsageError("--output -: raw PCM on standard output needs --stream")
+        return
     if os.path.isdir(args.output):
         raise UsageError(f"--output: expected a .wav file name, but {args.output} is a folder")
     extension = os.path.splitext(args.output)[1].lstrip(".").upper()
@@ -247,12 +251,51 @@ def _run_speak(args, model, processor, is_tiny) -> int:
         print("(tiny model: the text head is forced to <|empty|> so that audio patches are generated)",
               file=sys.stderr)
         generation["logits_processor"] = speech_forcing_processor(model.config.empty_token_id)
+    if args.stream:
+        return _speak_streaming(args, pipe, request, task, generation)
     result = pipe(request, task=task, **generation)
     if result["audio"] is None or len(result["audio"]) == 0:
         raise RuntimeError(f"the model generated no speech (text channel: {result['text']!r}); nothing written")
     seconds = _write_wav(args.output, result["audio"], result["sampling_rate"])
     print(f"text channel: {result['text']}")
     print(f"wrote {seconds:.2f} s of audio to {args.output}")
+    return 0
+
+
+def _speak_streaming(args, pipe, request, task, generation) -> int:
+    """`speak --stream`: audio is written as it is generated, to the wav file (readable while it grows) or, with
+    `--output -`, as raw 16-bit mono PCM at 24 kHz on standard output (`| aplay -r 24000 -f S16_LE`)."""
+    import numpy as np
+    import soundfile as sf
+
+    rate = pipe.processor.feature_extractor.sampling_rate
+    generation = {k: v for k, v in generation.items() if k not in ("progress", "streamer")}  # the stream is the bar
+    samples, text = 0, []
+    to_stdout = args.output == "-"
+    sink = None if to_stdout else sf.SoundFile(args.output, "w", samplerate=rate, channels=1, subtype="PCM_16")
+    try:
+        for chunk in pipe(request, task=task, stream=True, **generation):
+            text.append(chunk.text)
+            if chunk.audio.size == 0:
+                continue
+            samples += chunk.audio.size
+            if to_stdout:
+                pcm = (np.clip(chunk.audio, -1.0, 1.0) * 32767).astype("<i2")
+                sys.stdout.buffer.write(pcm.tobytes())
+                sys.stdout.buffer.flush()
+            else:
+                sink.write(chunk.audio)
+                sink.flush()
+    finally:
+        if sink is not None:
+            sink.close()
+    if samples == 0:
+        if sink is not None:
+            os.remove(args.output)
+        raise RuntimeError(f"the model generated no speech (text channel: {''.join(text)!r}); nothing written")
+    where = "standard output" if to_stdout else args.output
+    print(f"text channel: {''.join(text).strip()}", file=sys.stderr if to_stdout else sys.stdout)
+    print(f"streamed {samples / rate:.2f} s of audio to {where}", file=sys.stderr if to_stdout else sys.stdout)
     return 0
 
 
@@ -353,7 +396,10 @@ def add_subparsers(subparsers):
 
     speak = subparsers.add_parser("speak", help="text to speech, written to a wav file")
     speak.add_argument("text", metavar="TEXT", help="the text to say")
-    speak.add_argument("--output", "-o", required=True, help="wav file to write")
+    speak.add_argument("--output", "-o", required=True,
+                       help="wav file to write; with --stream, '-' writes raw 16-bit 24 kHz mono PCM to stdout")
+    speak.add_argument("--stream", action="store_true",
+                       help="write the audio while it is generated (see --output -)")
     speak.add_argument("--instruct", default=None, help="style instruction (instruct-TTS, with thinking)")
     speak.add_argument("--voice", default=None, help="wav file whose voice to use (voice prompt)")
     _add_model_arguments(speak)

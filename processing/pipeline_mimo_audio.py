@@ -209,8 +209,14 @@ class MiMoAudioPipeline(Pipeline):
     # Calling
     # ------------------------------------------------------------------------------------------------------------
 
-    def __call__(self, inputs=None, batch_size=None, **kwargs):
-        """Run one input or a list of inputs (see the class docstring); a list returns a list of result dicts."""
+    def __call__(self, inputs=None, batch_size=None, stream: bool = False, **kwargs):
+        """Run one input or a list of inputs (see the class docstring); a list returns a list of result dicts.
+
+        `stream=True` (one input): returns an iterator of `MiMoAudioStreamChunk(text, audio)` produced while the model
+        generates (see `processing.streaming_mimo_audio.MiMoAudioStreamer`), instead of the result dict.
+        """
+        if stream:
+            return self._stream(inputs, batch_size=batch_size, **kwargs)
         if inputs is None:
             if "messages" in kwargs:
                 inputs = {"messages": kwargs.pop("messages")}
@@ -246,6 +252,36 @@ class MiMoAudioPipeline(Pipeline):
                 for i, output in zip(chunk, outputs):
                     results[i] = output
         return results[0] if single else results
+
+    def _stream(self, inputs, **kwargs):
+        import threading
+
+        from .streaming_mimo_audio import MiMoAudioStreamer
+
+        if "streamer" in kwargs or kwargs.get("progress"):
+            raise ValueError("`stream=True` brings its own streamer: do not pass `streamer=` or `progress=True` too")
+        if isinstance(inputs, (list, tuple)) and not _is_conversation(inputs):
+            raise ValueError("`stream=True` streams one input: pass a single request, not a list")
+        streamer = MiMoAudioStreamer(self.processor)
+        failure = []
+
+        def run():
+            try:
+                self(inputs, streamer=streamer, **kwargs)
+            except BaseException as error:  # re-raised in the consumer's thread
+                failure.append(error)
+                streamer.end()
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+
+        def chunks():
+            yield from streamer
+            thread.join()
+            if failure:
+                raise failure[0]
+
+        return chunks()
 
     @staticmethod
     def _group_key(request):

@@ -106,6 +106,25 @@ def test_speak_writes_a_wav(cache_dir, tmp_path, capsys):
     assert f"to {output}" in capsys.readouterr().out
 
 
+def test_speak_stream_writes_the_wav_as_it_goes_and_raw_pcm_to_stdout(cache_dir, tmp_path, capsysbinary):
+    output = tmp_path / "streamed.wav"
+    base = ["speak", "Hello there.", "--model", "tiny", "--cache-dir", cache_dir, "--max-new-tokens", "16"]
+    assert main(base + ["--output", str(output), "--stream"]) == 0
+    waveform, rate = sf.read(str(output))
+    assert rate == 24000 and waveform.shape == (16 * 4 * 960,) and np.isfinite(waveform).all()
+    assert b"streamed 2.56 s of audio" in capsysbinary.readouterr().out
+
+    assert main(base + ["--output", "-", "--stream"]) == 0
+    captured = capsysbinary.readouterr()
+    pcm = np.frombuffer(captured.out, dtype="<i2")
+    assert pcm.shape == (16 * 4 * 960,)
+    np.testing.assert_allclose(pcm / 32767.0, waveform, atol=2 / 32767)  # the same audio as the file
+    assert b"streamed 2.56 s of audio to standard output" in captured.err
+
+    assert main(base + ["--output", "-"]) == 2
+    assert b"--output -: raw PCM on standard output needs --stream" in capsysbinary.readouterr().err
+
+
 def test_speak_with_a_style_instruction_and_voice(cache_dir, clip_path, tmp_path, capsys):
     output = tmp_path / "styled.wav"
     base = ["speak", "Hello there.", "--output", str(output), "--model", "tiny", "--cache-dir", cache_dir, "--max-new-tokens", "4"]

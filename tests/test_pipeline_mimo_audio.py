@@ -269,3 +269,17 @@ def test_unlabelled_arrays_warn_in_the_processor_but_not_through_the_pipeline(pi
     with CaptureLogger(processing_mimo_audio.logger) as direct:
         pipe.processor(text="<|sosp|><|empty|><|eosp|>", audio=[clips[0]])
     assert "no sampling rate given for an audio array: assuming 24000 Hz" in direct.out
+
+
+def test_stream_true_yields_chunks_of_the_same_generation(pipe, model_and_processor):
+    model, processor = model_and_processor
+    forcing = speech_forcing(processor)
+    chunks = list(pipe("Hello there.", task="tts", stream=True, max_new_tokens=16, logits_processor=forcing))
+    audio = np.concatenate([c.audio for c in chunks])
+    whole = pipe("Hello there.", task="tts", max_new_tokens=16, logits_processor=forcing)
+    assert audio.shape == whole["audio"].shape == (16 * 4 * 960,)
+    with pytest.raises(ValueError, match="one input"):
+        pipe(["a", "b"], task="tts", stream=True)
+    with pytest.raises(ValueError, match="own streamer"):
+        pipe("a", task="tts", stream=True, progress=True)
+
