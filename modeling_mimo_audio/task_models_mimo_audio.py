@@ -99,6 +99,7 @@ class _WithProcessor:
     next to the user's own processor)."""
 
     _processor: MiMoAudioProcessor | None = None
+    _prompt_ids: torch.Tensor | None = None
 
     def attach_processor(self, processor: MiMoAudioProcessor):
         """Sets the processor (tokenizer, feature extractor, codec) this task model runs through; returns `self`."""
@@ -107,6 +108,7 @@ class _WithProcessor:
         if processor.audio_tokenizer is None:
             raise ValueError("`processor` has no codec (`audio_tokenizer`): speech cannot be encoded or decoded")
         self._processor = processor
+        self._prompt_ids = None
         return self
 
     @property
@@ -136,9 +138,24 @@ class _WithProcessor:
     def _is_prompt(self, input_ids: torch.Tensor) -> bool:
         """Whether `input_ids` are a MiMo prompt (chat, few-shot or continuation markup) rather than plain text: they
         hold a MiMo special token (`<|im_start|>`, `<|sosp|>`, `<|empty|>`, ...), which a tokenizer makes of plain
-        text only when the text spells one out."""
-        special = torch.tensor(sorted(set(self.processor.special_ids.values()) - {self.processor.tokenizer.pad_token_id}))
-        return bool(torch.isin(input_ids.cpu(), special).any())
+        text only when the text spells one out. Reads the ids from the attached processor, else from the folder's
+        text tokenizer alone (so the `"mimo-audio"` pipeline with the user's own processor loads no second codec)."""
+        if self._prompt_ids is None:
+            if self._processor is not None:
+                ids, pad = self._processor.special_ids, self._processor.tokenizer.pad_token_id
+            else:
+                from transformers import AutoTokenizer
+
+                from processing.tokenization_mimo_audio import mimo_special_token_ids
+
+                try:
+                    tokenizer = AutoTokenizer.from_pretrained(self.name_or_path)
+                except (OSError, ValueError, TypeError) as error:
+                    raise ValueError(f"{type(self).__name__}: cannot read the text tokenizer of "
+                                     f"{self.name_or_path!r} ({error}); call `attach_processor(processor)`") from error
+                ids, pad = mimo_special_token_ids(tokenizer), tokenizer.pad_token_id
+            self._prompt_ids = torch.tensor(sorted(set(ids.values()) - {pad}))
+        return bool(torch.isin(input_ids.cpu(), self._prompt_ids).any())
 
 
 class MiMoAudioForTextToSpeech(_WithProcessor, MiMoAudioForConditionalGeneration):

@@ -145,6 +145,9 @@ def test_tts_model_in_memory(folder, model_and_processor, reference, speech_bias
 
     # A MiMo prompt (chat, or base-model markup with audio and no <|im_start|>) is generated from as it is, as by the
     # base class: the "mimo-audio" pipeline's every task runs on this class too.
+    fresh = AutoModelForTextToWaveform.from_pretrained(folder)
+    pipeline("mimo-audio", model=fresh, processor=processor)("Hi", task="tts", max_new_tokens=2)
+    assert fresh._processor is None  # prompts pass through without loading a second codec
     continuation = pipeline("mimo-audio", model=tts, processor=processor)
     for inputs in (processor.apply_chat_template(MESSAGES, add_generation_prompt=True),
                    continuation.preprocess(_RequestBatch([{"task": "speech_continuation", "audio": clip}]))["model_inputs"]):
