@@ -382,7 +382,13 @@ class MiMoAudioGenerationMixin(GenerationMixin):
             cache, patch_cache = DynamicCache(config=config), None
         step_forward, patch_forward = self._compiled_forwards(gc, device) if static else (self, None)
 
-        sequences, all_codes = input_ids, audio_codes
+        # Written in place, one column per step (no re-concatenation); processors and criteria see the filled part.
+        total = prompt_length + max_new_tokens
+        sequences = input_ids.new_zeros((batch, total))
+        sequences[:, :prompt_length] = input_ids
+        all_codes = empty_patch.unsqueeze(1).expand(-1, total, -1, -1).clone()
+        all_codes[:, :prompt_length] = audio_codes
+        length = prompt_length
         step_ids, step_codes = input_ids, audio_codes
         position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
         if static:
@@ -412,7 +418,7 @@ class MiMoAudioGenerationMixin(GenerationMixin):
             )
             hidden = outputs.last_hidden_state[:, -1]
             logits = outputs.logits[:, -1].to(dtype=torch.float32, copy=True)
-            scores = processors(sequences, logits)
+            scores = processors(sequences[:, :length], logits)
             if gc.do_sample:
                 next_ids = torch.multinomial(scores.softmax(dim=-1), num_samples=1).squeeze(-1)
             else:
@@ -433,14 +439,15 @@ class MiMoAudioGenerationMixin(GenerationMixin):
                     rows = needs_patch.nonzero().squeeze(-1)
                     patches[rows] = self.generate_patch(hidden[rows], **audio_sampling)
 
-            sequences = torch.cat([sequences, next_ids.unsqueeze(-1)], dim=-1)
-            all_codes = torch.cat([all_codes, patches.unsqueeze(1)], dim=1)
+            sequences[:, length] = next_ids
+            all_codes[:, length] = patches
+            length += 1
             if streamer is not None:
                 streamer.put(next_ids.cpu())
                 if hasattr(streamer, "put_audio_codes"):
                     streamer.put_audio_codes(patches.cpu())
 
-            unfinished &= ~stopping(sequences, scores).to(device)
+            unfinished &= ~stopping(sequences[:, :length], scores).to(device)
             if not bool(unfinished.any()):
                 break
             step_ids, step_codes = next_ids.unsqueeze(-1), patches.unsqueeze(1)
@@ -454,7 +461,8 @@ class MiMoAudioGenerationMixin(GenerationMixin):
         if streamer is not None:
             streamer.end()
         return MiMoAudioGenerateOutput(
-            sequences=sequences, audio_codes=all_codes, scores=scores_out, logits=logits_out
+            sequences=sequences[:, :length].contiguous(), audio_codes=all_codes[:, :length].contiguous(),
+            scores=scores_out, logits=logits_out
         )
 
     def _compiled_forwards(self, generation_config, device):
