@@ -123,7 +123,8 @@ def run(args) -> list[dict]:
     optimizer = torch.optim.AdamW(build_param_groups(model, {"llm": 2e-4}, 0.0), betas=(0.9, 0.95))
     batch = synthetic_batch(model.config, args.batch_size, args.length, prompt_fraction=0.5)
     tps, peak, loss = time_steps(model, optimizer, batch, args.steps, args.warmup, device)
-    rows.append({"step": "LoRA SFT (r=16, backbone)", "tokens_per_s": tps, "peak_gib": peak, "loss": loss})
+    rows.append({"step": "LoRA SFT (r=16, backbone)", "tokens_per_s": tps, "peak_gib": peak, "loss": loss,
+                 "parameters": sum(p.numel() for p in model.parameters())})
     del model, optimizer
     if device.type == "cuda":
         torch.cuda.empty_cache()
@@ -135,8 +136,20 @@ def run(args) -> list[dict]:
     optimizer = torch.optim.AdamW(groups, betas=(0.9, 0.95))
     batch = synthetic_batch(model.config, args.batch_size, args.length, prompt_fraction=0.0)
     tps, peak, loss = time_steps(model, optimizer, batch, args.steps, args.warmup, device)
-    rows.append({"step": "full stage 2", "tokens_per_s": tps, "peak_gib": peak, "loss": loss})
+    rows.append({"step": "full stage 2", "tokens_per_s": tps, "peak_gib": peak, "loss": loss,
+                 "parameters": sum(p.numel() for p in model.parameters())})
     return rows, device
+
+
+# Dense bf16 peak of the GPUs this may run on (vendor data sheets), for MFU.
+_PEAK_BF16_FLOPS = {"H200": 989e12, "H100": 989e12, "A100": 312e12, "L40S": 362e12, "A10G": 125e12, "L4": 121e12}
+
+
+def _peak_bf16_flops(device_name: str) -> float | None:
+    for key, flops in _PEAK_BF16_FLOPS.items():
+        if key in device_name:
+            return flops
+    return None
 
 
 def main(argv=None) -> int:
@@ -147,6 +160,7 @@ def main(argv=None) -> int:
     parser.add_argument("--length", type=int, default=None, help="positions per row (default 4096 GPU / 64 tiny)")
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--no-save", action="store_true", help="print only (`benchmarks/gpu.py` collects the table)")
     args = parser.parse_args(argv)
     args.length = args.length or (64 if args.tiny else 4096)
     if not args.tiny and not torch.cuda.is_available():
@@ -160,14 +174,18 @@ def main(argv=None) -> int:
         f"`python benchmarks/train_step.py{' --tiny' if args.tiny else f' --layers {args.layers}'} --batch-size "
         f"{args.batch_size} --length {args.length}`: {model}; batch {args.batch_size} x {args.length} positions; "
         f"mean of {args.steps} timed steps after {args.warmup} warmup step(s); forward + backward + AdamW.\n",
-        "| step | tokens/s | peak GPU memory (GiB) | loss |",
-        "|---|---|---|---|",
+        "| step | tokens/s | MFU | peak GPU memory (GiB) | loss |",
+        "|---|---|---|---|---|",
     ]
+    peak_flops = _peak_bf16_flops(name) if device.type == "cuda" else None
     for r in rows:
         peak = "n/a (CPU)" if device.type != "cuda" else f"{r['peak_gib']:.1f}"
-        lines.append(f"| {r['step']} | {r['tokens_per_s']:,.0f} | {peak} | {r['loss']:.3f} |")
+        # 6 * parameters * tokens/s (forward + backward); for LoRA, whose frozen weights get no weight gradients, an
+        # upper bound of the work done.
+        mfu = "n/a" if peak_flops is None else f"{6 * r['parameters'] * r['tokens_per_s'] / peak_flops:.1%}"
+        lines.append(f"| {r['step']} | {r['tokens_per_s']:,.0f} | {mfu} | {peak} | {r['loss']:.3f} |")
     print("\n".join(lines))
-    if device.type == "cuda":
+    if device.type == "cuda" and not args.no_save:
         with open(RESULTS, "a", encoding="utf-8") as handle:
             handle.write("\n".join(lines) + "\n")
         print(f"appended to {RESULTS}")
