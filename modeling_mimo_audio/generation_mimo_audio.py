@@ -320,7 +320,9 @@ class MiMoAudioGenerationMixin(GenerationMixin):
         """
         config = self.config
         if generation_mode not in (None, *self.output_modalities):
-            raise ValueError(f"`generation_mode` must be one of {self.output_modalities} or None, got {generation_mode!r}")
+            raise ValueError(
+                f"`generation_mode` must be one of {self.output_modalities} or None, got {generation_mode!r}"
+            )
         gc, audio_sampling = self._prepare_mimo_generation_config(generation_config, kwargs)
         self._check_inputs(input_ids, None)
         batch, prompt_length = input_ids.shape

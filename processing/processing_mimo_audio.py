@@ -650,9 +650,9 @@ class MiMoAudioProcessor(ProcessorMixin):
         Args:
             generated_outputs: [`MiMoAudioGenerateOutput`] (or `sequences` alone for text).
             generation_mode (`str`, *optional*): `"text"` (default) -> `list[str]`, the text of each row (see
-                `batch_decode`, but not stripped); `"audio"` -> `list[np.ndarray]`, each row's generated speech as a 1-D float32
-                waveform at `sampling_rate` (see `decode_audio`). A row that generated no speech raises: the prompt
-                has to ask for a spoken reply (`speech_output=True`).
+                `batch_decode`, but not stripped); `"audio"` -> `list[np.ndarray]`, each row's generated speech as a
+                1-D float32 waveform at `sampling_rate` (see `decode_audio`). A row that generated no speech raises:
+                the prompt has to ask for a spoken reply (`speech_output=True`).
         """
         if generation_mode in (None, "text"):
             # Not stripped (unlike `batch_decode`): the pipeline cuts the decoded prompt off the decoded output.
