@@ -9,26 +9,16 @@ from transformers import AutoModelForCTC, AutoModelForSpeechSeq2Seq, AutoModelFo
 
 import modeling_mimo_audio  # noqa: F401  (registers the classes)
 from modeling_mimo_audio import MiMoAudioForConditionalGeneration
-from modeling_mimo_audio.demo import single_thread_for_tiny_model, synthesize_clip
-from modeling_mimo_audio.tiny import build_tiny_model_set
+from modeling_mimo_audio.demo import synthesize_clip
 from modeling_mimo_audio import task_models_mimo_audio
 from modeling_mimo_audio.task_models_mimo_audio import MiMoAudioForSpeechRecognition, MiMoAudioForTextToSpeech
 from modeling_mimo_audio.task_models_mimo_audio import transcript_logits
 from processing.pipeline_mimo_audio import _RequestBatch
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 # transformers pipelines write into a `generate_kwargs` dict they are given: every call gets its own copy.
 GREEDY = {"do_sample": False, "audio_do_sample": False}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    with single_thread_for_tiny_model(True):
-        yield
-
-
-@pytest.fixture(scope="module")
-def model_and_processor(tmp_path_factory):
-    return build_tiny_model_set(cache_dir=str(tmp_path_factory.mktemp("tiny")), seed=0)
 
 
 @pytest.fixture(scope="module")

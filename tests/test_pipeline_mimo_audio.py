@@ -6,11 +6,12 @@ import torch
 from transformers import LogitsProcessor, LogitsProcessorList, pipeline
 
 import modeling_mimo_audio  # noqa: F401  (registers the pipeline)
-from modeling_mimo_audio.demo import single_thread_for_tiny_model, synthesize_clip
-from modeling_mimo_audio.tiny import build_tiny_model_set
+from modeling_mimo_audio.demo import synthesize_clip
 from processing.generation_presets import get_generation_preset
 from processing.pipeline_mimo_audio import GenerationProgressBar, MiMoAudioPipeline, _RequestBatch, _split_thinking
 from processing.prompts_mimo_audio import asr_conversation
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 GREEDY = {"do_sample": False, "audio_do_sample": False}
 
@@ -25,18 +26,6 @@ class ForceToken(LogitsProcessor):
         forced = torch.full_like(scores, float("-inf"))
         forced[:, self.token_id] = 0.0
         return forced
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    # Tiny matrices: threads only add overhead (and much more on a busy machine). Restored afterwards.
-    with single_thread_for_tiny_model(True):
-        yield
-
-
-@pytest.fixture(scope="module")
-def model_and_processor(tmp_path_factory):
-    return build_tiny_model_set(cache_dir=str(tmp_path_factory.mktemp("tiny")), seed=0)
 
 
 @pytest.fixture(scope="module")

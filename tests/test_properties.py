@@ -11,19 +11,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from modeling_mimo_audio import MiMoAudioFeatureExtractor, MiMoAudioTokenizerModel
-from modeling_mimo_audio.demo import single_thread_for_tiny_model
-from modeling_mimo_audio.tiny import build_tiny_model_set, tiny_codec_config
+from modeling_mimo_audio.tiny import tiny_codec_config
 from processing.resampling import _reduced, _resample_direct, _resample_polyphase, resample_waveform, uses_polyphase
 from test_modeling_mimo_audio import MiMoAudioModelTester
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 BOUNDED = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                           HealthCheck.too_slow])
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    with single_thread_for_tiny_model(True):
-        yield
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +27,8 @@ def extractor():
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return build_tiny_model_set(cache_dir=str(tmp_path_factory.mktemp("tiny")))
+def tiny(model_and_processor):
+    return model_and_processor
 
 
 @pytest.fixture(scope="module")

@@ -9,20 +9,14 @@ import torch
 from transformers import LogitsProcessor, LogitsProcessorList
 
 from modeling_mimo_audio import MiMoAudioStreamer
-from modeling_mimo_audio.demo import single_thread_for_tiny_model
-from modeling_mimo_audio.tiny import build_tiny_model_set
 from processing.prompts_mimo_audio import tts_conversation
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    with single_thread_for_tiny_model(True):
-        yield
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return build_tiny_model_set(cache_dir=str(tmp_path_factory.mktemp("tiny")))
+def tiny(model_and_processor):
+    return model_and_processor
 
 
 class SpeakThenStop(LogitsProcessor):
