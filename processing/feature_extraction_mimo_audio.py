@@ -183,21 +183,22 @@ class MiMoAudioFeatureExtractor(SequenceFeatureExtractor):
         return 1 + num_samples // self.hop_length
 
     def log_mel(self, waveform: torch.Tensor) -> torch.Tensor:
-        """Log-mel features `[n_mels, frames]` of one 1-D float waveform already at `sampling_rate`.
+        """Log-mel features `[..., n_mels, frames]` of float waveforms `[..., samples]` already at `sampling_rate`
+        (one clip, or a batch of clips of one length).
 
         Computed `LOG_MEL_BLOCK_FRAMES` frames at a time (`iter_log_mel`), so a long clip costs its output plus one
         block, not a whole complex spectrogram; the frames are those of one centered `torch.stft` over the clip.
         """
-        blocks = [features for _, features in self.iter_log_mel(lambda s, e: waveform[s:e], waveform.shape[-1])]
+        blocks = [features for _, features in self.iter_log_mel(lambda s, e: waveform[..., s:e], waveform.shape[-1])]
         return blocks[0] if len(blocks) == 1 else torch.cat(blocks, dim=-1)
 
     def iter_log_mel(self, read, num_samples: int, block_frames: int | None = None):
         """
-        Yields `(first_frame, features [n_mels, block])` over a clip of `num_samples` samples at `sampling_rate`,
-        `block_frames` frames (default `LOG_MEL_BLOCK_FRAMES`) at a time, reading samples through `read(start, end)`
-        (a 1-D float tensor of samples `start..end-1`): only each block's samples and the STFT's context are read,
-        with the clip's reflect padding at its two ends, so a file can be featurized without loading it whole. The
-        frames equal those of one centered `torch.stft` over the whole clip.
+        Yields `(first_frame, features [..., n_mels, block])` over a clip of `num_samples` samples at
+        `sampling_rate`, `block_frames` frames (default `LOG_MEL_BLOCK_FRAMES`) at a time, reading samples through
+        `read(start, end)` (a float tensor `[..., end - start]` of samples `start..end-1`): only each block's samples
+        and the STFT's context are read, with the clip's reflect padding at its two ends, so a file can be featurized
+        without loading it whole. The frames equal those of one centered `torch.stft` over the whole clip.
         """
         block_frames = LOG_MEL_BLOCK_FRAMES if block_frames is None else block_frames
         half, hop = self.nfft // 2, self.hop_length
@@ -209,9 +210,10 @@ class MiMoAudioFeatureExtractor(SequenceFeatureExtractor):
             piece = read(max(start, 0), min(end, num_samples))
             if start < 0 or end > num_samples:
                 # torch's reflect padding of the whole clip: x[half], ..., x[1] before it, x[-2], x[-3], ... after.
-                before = read(1, 1 - start).flip(0) if start < 0 else piece[:0]
-                after = read(2 * num_samples - end - 1, num_samples - 1).flip(0) if end > num_samples else piece[:0]
-                piece = torch.cat([before, piece, after])
+                before = read(1, 1 - start).flip(-1) if start < 0 else piece[..., :0]
+                after = (read(2 * num_samples - end - 1, num_samples - 1).flip(-1) if end > num_samples
+                         else piece[..., :0])
+                piece = torch.cat([before, piece, after], dim=-1)
             if window is None:
                 window = torch.hann_window(self.window_size, device=piece.device, dtype=piece.dtype)
                 fmax = float(self.sampling_rate // 2) if self.fmax is None else float(self.fmax)
