@@ -99,9 +99,10 @@ def model_card(work_dir: str, size_bytes: int, parameters: dict) -> str:
         "Stages: corpus -> codec (`training_recipes.train_codec`, configs/mini/codec.yaml) -> codes -> tokenizer and "
         "random LM -> `pretrain_stage1` -> `pretrain_stage2` -> `sft` (configs/mini/) -> evaluation -> this folder.",
         "The LM's speech embeddings start from the codec's codebooks (`init_speech_embeddings_from_codec`); stage 1 "
-        "is ASR-pretraining (with short 1-3-word clips) and plain text; stage 2 adds TTS-pretraining, interleaved "
+        "is ASR-pretraining (with short 1-3-word clips) and plain text (transcripts, arithmetic traces); stage 2 adds "
+        "TTS-pretraining, interleaved "
         "speech-text and the audio losses; SFT uses the released chat formats (ASR, TTS, instruct-TTS, spoken "
-        "arithmetic with a `<think>` trace).",
+        "arithmetic with a `<think>` trace that counts the answer out).",
         "",
         "Wall time per stage on a 2-core CPU (s): " + (json.dumps(timings) if timings else "(not recorded)"),
         "",
