@@ -54,9 +54,10 @@ print(json.dumps({{"peak_gb": rss_gb(), "base_gb": base, "seconds": seconds}}))
 
 _FEATURES = _PROLOGUE + """
 from modeling_mimo_audio import MiMoAudioFeatureExtractor
-wave = np.random.default_rng(0).standard_normal(3600 * 24000).astype(np.float32) * 0.1
+wave = np.random.default_rng(0).standard_normal(3600 * 24000, dtype=np.float32)
+wave *= 0.1
 extractor = MiMoAudioFeatureExtractor()
-base = rss_gb()  # the hour of samples itself (345 MB) is the input, not the extractor's cost
+base = rss_gb()  # imports and the hour of samples itself (345 MB, the input): "over" is the extractor's own cost
 start = time.perf_counter()
 features = extractor(wave, sampling_rate=24000, return_tensors="pt")
 seconds = time.perf_counter() - start
@@ -71,27 +72,32 @@ def _run(code: str) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def _codec_encode_hour() -> dict:
-    """`mimo-audio codec encode` (the shipped miniature's codec) on a 1 h wav, measured from outside: the peak RSS
-    of the child process (imports included) and its wall time."""
-    import resource
-    import time
+_CODEC_ENCODE = """
+import json, resource, subprocess, sys, time
+start = time.perf_counter()
+done = subprocess.run([sys.executable, "-m", "modeling_mimo_audio", "codec", "encode", {wav!r}, {codes!r},
+                       "--no-progress"], capture_output=True, text=True, cwd={root!r})
+seconds = time.perf_counter() - start
+if done.returncode != 0:
+    raise SystemExit(done.stderr.strip().splitlines()[-1])
+print(json.dumps({{"peak_gb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20, "base_gb": None,
+                  "seconds": seconds}}))
+"""
 
+
+def _codec_encode_hour() -> dict:
+    """`mimo-audio codec encode` (the shipped miniature's codec) on a 1 h wav, measured from a wrapper process whose
+    only child is the command: the command's peak RSS (imports included) and its wall time."""
     import numpy as np
     import soundfile as sf
 
     with tempfile.TemporaryDirectory() as tmp:
         wav = os.path.join(tmp, "hour.wav")
-        sf.write(wav, np.random.default_rng(0).standard_normal(3600 * 24000).astype(np.float32) * 0.1, 24000)
-        start = time.perf_counter()
-        result = subprocess.run([sys.executable, "-m", "modeling_mimo_audio", "codec", "encode", wav,
-                                 os.path.join(tmp, "hour.codes.npy"), "--no-progress"],
-                                capture_output=True, text=True, cwd=ROOT)
-        seconds = time.perf_counter() - start
-        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
-    if result.returncode != 0:
-        return {"error": result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "failed"}
-    return {"peak_gb": peak, "base_gb": None, "seconds": seconds}
+        wave = np.random.default_rng(0).standard_normal(3600 * 24000, dtype=np.float32)
+        wave *= 0.1
+        sf.write(wav, wave, 24000)
+        del wave
+        return _run(_CODEC_ENCODE.format(wav=wav, codes=os.path.join(tmp, "hour.codes.npy"), root=ROOT))
 
 
 def main():
