@@ -408,9 +408,10 @@ class MiMoAudioProcessor(ProcessorMixin):
         encoded = self.tokenizer([p for _, p in plain], add_special_tokens=False)["input_ids"] if plain else []
         text_ids = {key: list(ids) for (key, _), ids in zip(plain, encoded)}
         # Pieces holding escaped message text (see `apply_chat_template`) keep that text plain text.
-        added = {token.content: index for index, token in self.tokenizer.added_tokens_decoder.items()}
-        for key, piece in pieces:
-            if key not in text_ids:
+        escaped = [(key, piece) for key, piece in pieces if key not in text_ids]
+        if escaped:
+            added = {token.content: index for index, token in self.tokenizer.added_tokens_decoder.items()}
+            for key, piece in escaped:
                 text_ids[key] = tokenize_markup_text(self.tokenizer, piece, added)
 
         rows = [self._layout(row, text_ids, row_clips) for row, row_clips in zip(segments, clips)]

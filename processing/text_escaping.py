@@ -17,6 +17,7 @@ escaped before rendering and restored only when it is tokenized, as plain text.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Sequence
 
 __all__ = ["ESCAPE_OPEN", "ESCAPE_CLOSE", "escape_text", "unescape_text", "escape_conversation",
@@ -29,7 +30,14 @@ _ESCAPED_RE = re.compile(ESCAPE_OPEN + "([0-9a-f]+)" + ESCAPE_CLOSE)
 
 
 def _alternation(strings: Sequence[str]) -> re.Pattern:
-    return re.compile("|".join(re.escape(s) for s in sorted(set(strings), key=len, reverse=True)))
+    """One regex matching any of `strings`, longest first; compiled once per set of strings (a tokenizer's added
+    tokens are the same for every message of every call)."""
+    return _compiled_alternation(tuple(sorted(set(strings), key=lambda s: (-len(s), s))))
+
+
+@lru_cache(maxsize=32)
+def _compiled_alternation(strings: tuple[str, ...]) -> re.Pattern:
+    return re.compile("|".join(re.escape(s) for s in strings))
 
 
 def escape_text(text: str, protected: Sequence[str]) -> str:
@@ -75,7 +83,8 @@ def tokenize_markup_text(tokenizer, text: str, added_tokens: dict[str, int]) -> 
     if ESCAPE_OPEN not in text:
         return list(tokenizer(text, add_special_tokens=False)["input_ids"])
     ids = []
-    for chunk in re.split("(" + _alternation(list(added_tokens)).pattern + ")", text) if added_tokens else [text]:
+    splitter = re.compile("(" + _alternation(list(added_tokens)).pattern + ")") if added_tokens else None
+    for chunk in splitter.split(text) if splitter else [text]:
         if not chunk:
             continue
         if chunk in added_tokens:
