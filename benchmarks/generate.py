@@ -5,7 +5,16 @@ patch decoder's 11-step delayed loop once: the cost of speech generation. One pa
 of audio. We report
 
 * positions/s = batch * new positions / wall time,
-* real-time factor (RTF) = wall time / (batch * new positions * 0.16 s); below 1 is faster than real time.
+* real-time factor (RTF) = wall time / (batch * new positions * 0.16 s); below 1 is faster than real time,
+* ms per position (one patch per row), operators per patch (ATen operators dispatched per generated position at
+  batch 1, views excluded, counted by `benchmarks/op_count.py` for ours and upstream alike) and the first call's
+  time (compilation included for the compiled mode),
+* with `--first-audio tiny|7b`, the time to the first audio chunk out of `MiMoAudioStreamer` (ours only: upstream
+  does not stream audio).
+
+The compiled mode is `cache_implementation="static"` with `torch.compile(fullgraph=True)` (on CPU through
+`compile_config`; on CUDA `generate`'s default `mode="reduce-overhead"`, CUDA graphs). Each run ends with the ratios
+of ours to upstream (time and operators per patch).
 
 Configurations: `fixture` (the tiny upstream fixture config, random weights) on CPU always; with CUDA also `7b`
 (MiMo-Audio-7B: 36 x 4096 Qwen2 backbone, 6-layer patch encoder, 16-layer patch decoder; random bf16 weights), in
@@ -38,10 +47,12 @@ import torch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 
 from transformers import LogitsProcessor, LogitsProcessorList  # noqa: E402
 
 from modeling_mimo_audio import MiMoAudioConfig, MiMoAudioForConditionalGeneration  # noqa: E402
+from op_count import operators_per_position  # noqa: E402  (benchmarks/op_count.py)
 
 
 SECONDS_PER_PATCH = 0.16
@@ -108,31 +119,39 @@ def synchronize(device):
 
 
 def time_ours(model, config, batch, prompt_positions, new_positions, mode, device, repeats):
+    """`{"seconds": best wall time of `repeats`, "warmup_s": the first call (compilation included), "ops": operators
+    per position (batch 1 only)}` of all-speech greedy generation."""
     input_ids, audio_codes = make_prompt(config, batch, prompt_positions, device)
     kwargs = dict(
-        max_new_tokens=new_positions,
         logits_processor=LogitsProcessorList([ForceToken(config.empty_token_id)]),
         do_sample=False,
         audio_do_sample=False,
+        # Eager means eager on CUDA too, where `generate` would otherwise take the compiled path by itself.
+        cache_implementation="static" if mode == "compiled" else "dynamic",
     )
-    if mode == "compiled":
-        kwargs["cache_implementation"] = "static"
-        if torch.device(device).type != "cuda":
-            from transformers import CompileConfig
+    if mode == "compiled" and torch.device(device).type != "cuda":
+        from transformers import CompileConfig
 
-            kwargs["compile_config"] = CompileConfig(fullgraph=False, dynamic=False, mode=None)
-    model.generate(input_ids, audio_codes, **{**kwargs, "max_new_tokens": min(new_positions, 4)})  # warm-up
-    if mode == "compiled":  # compiled graphs are specialised on shapes: warm up at the timed length too
-        model.generate(input_ids, audio_codes, **kwargs)
+        kwargs["compile_config"] = CompileConfig(fullgraph=True, dynamic=False, mode=None)
+
+    def generate(n):
+        return model.generate(input_ids, audio_codes, max_new_tokens=n, **kwargs)
+
+    synchronize(device)
+    start = time.perf_counter()
+    generate(new_positions)  # warm-up at the timed length (compiled graphs are specialised on shapes)
+    synchronize(device)
+    warmup = time.perf_counter() - start
     best = float("inf")
     for _ in range(repeats):
         synchronize(device)
         start = time.perf_counter()
-        out = model.generate(input_ids, audio_codes, **kwargs)
+        out = generate(new_positions)
         synchronize(device)
         best = min(best, time.perf_counter() - start)
     assert out.sequences.shape == (batch, prompt_positions + new_positions)
-    return best
+    ops = operators_per_position(generate, new_positions) if batch == 1 and mode == "eager" else None
+    return {"seconds": best, "warmup_s": warmup, "ops": ops}
 
 
 # Runs in the upstream environment (transformers 4.49). It only imports upstream's module from --upstream-src.
@@ -165,14 +184,17 @@ positions = prompt.shape[1] // 4
 config = GenerationConfig(max_length=positions + args["new"])
 def run(new):
     return model.generate(flat, GenerationConfig(max_length=positions + new), global_sampler=AlwaysEmpty(), local_sampler=GreedyLocal())
-run(min(args["new"], 4))
+start = time.perf_counter(); run(args["new"]); warmup = time.perf_counter() - start
 best = float("inf")
 for _ in range(args["repeats"]):
     if args["device"].startswith("cuda"): torch.cuda.synchronize()
     start = time.perf_counter(); out = run(args["new"])
     if args["device"].startswith("cuda"): torch.cuda.synchronize()
     best = min(best, time.perf_counter() - start)
-print(json.dumps({"seconds": best, "columns": out.shape[1]}))
+sys.path.insert(0, args["bench"])
+from op_count import operators_per_position
+ops = operators_per_position(run, args["new"])
+print(json.dumps({"seconds": best, "warmup_s": warmup, "ops": ops, "columns": out.shape[1]}))
 """
 
 
@@ -212,13 +234,13 @@ def time_upstream(model, config, args, prompt_positions, new_positions, device, 
         runner_args = dict(src=args.upstream_src, weights=folder, prompt=os.path.join(folder, "prompt.pt"),
                            new=new_positions, empty=config.empty_token_id, device=str(device),
                            dtype=str(dtype).replace("torch.", ""), repeats=args.repeats,
-                           threads=torch.get_num_threads())
+                           threads=torch.get_num_threads(), bench=os.path.join(ROOT, "benchmarks"))
         result = subprocess.run([args.upstream_python, "-c", UPSTREAM_RUNNER, json.dumps(runner_args)],
                                 capture_output=True, text=True)
     if result.returncode != 0:
         print(f"upstream run failed:\n{result.stderr[-3000:]}", file=sys.stderr)
         return None
-    return json.loads(result.stdout.strip().splitlines()[-1])["seconds"]
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def main(argv=None):
@@ -237,6 +259,8 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, help="torch CPU threads (both implementations)")
     parser.add_argument("--results", default=os.path.join(ROOT, "benchmarks", "RESULTS.md"))
     parser.add_argument("--no-append", action="store_true")
+    parser.add_argument("--first-audio", metavar="CONFIG", choices=["tiny", "7b"],
+                        help="also time the first streamed audio chunk with this LM (tiny on CPU, 7b on CUDA)")
     args = parser.parse_args(argv)
     if args.upstream_src and os.path.isdir(os.path.join(args.upstream_src, "src")):
         args.upstream_src = os.path.join(args.upstream_src, "src")
@@ -246,34 +270,126 @@ def main(argv=None):
     device = torch.device("cuda" if cuda else "cpu")
     device_name = torch.cuda.get_device_name() if cuda else f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
     rows = []
+    print("\n".join(TABLE_HEADER), flush=True)
     for config_name in args.configs:
         config = build_config(config_name)
         dtype = torch.bfloat16 if config_name == "7b" else torch.float32
         model = build_model(config, device, dtype)
         for mode in args.modes:
             for batch in args.batch_sizes:
-                seconds = time_ours(model, config, batch, args.prompt_positions, args.new_positions, mode, device,
-                                    args.repeats)
-                rows.append((config_name, str(dtype).replace("torch.", ""), f"ours ({mode})", batch, seconds))
+                result = time_ours(model, config, batch, args.prompt_positions, args.new_positions, mode, device,
+                                   args.repeats)
+                rows.append({"config": config_name, "dtype": str(dtype).replace("torch.", ""),
+                             "implementation": f"ours ({mode})", "batch": batch, **result})
                 print(format_row(rows[-1], args.new_positions), flush=True)
         if args.upstream_src:
-            seconds = time_upstream(model, config, args, args.prompt_positions, args.new_positions, device, dtype)
-            if seconds is not None:
-                rows.append((config_name, str(dtype).replace("torch.", ""), "upstream", 1, seconds))
+            result = time_upstream(model, config, args, args.prompt_positions, args.new_positions, device, dtype)
+            if result is not None:
+                rows.append({"config": config_name, "dtype": str(dtype).replace("torch.", ""),
+                             "implementation": "upstream", "batch": 1, **result})
                 print(format_row(rows[-1], args.new_positions), flush=True)
         del model
+    summary = compare_with_upstream(rows)
+    for line in summary:
+        print(line)
+    first_audio = first_audio_table(args.first_audio, args.modes) if args.first_audio else None
+    if first_audio:
+        print(first_audio)
     if not args.no_append:
-        append_results(args, rows, device_name)
+        append_results(args, rows, device_name, summary, first_audio)
+
+
+def compare_with_upstream(rows) -> list[str]:
+    """Lines comparing each batch-1 row of ours with upstream's row of the same config (time and operators)."""
+    lines = []
+    for upstream in (r for r in rows if r["implementation"] == "upstream"):
+        for row in rows:
+            if row["config"] != upstream["config"] or row["batch"] != 1 or row is upstream:
+                continue
+            text = f"{row['config']} {row['implementation']} / upstream: time {row['seconds'] / upstream['seconds']:.2f}x"
+            if row.get("ops") and upstream.get("ops"):
+                text += f", operators per patch {row['ops'] / upstream['ops']:.2f}x"
+            lines.append(text)
+    return lines
+
+
+def first_audio_table(config_name: str, modes) -> str:
+    """A markdown table of the time from calling `generate` to the first audio chunk out of `MiMoAudioStreamer`
+    (batch 1, every position a patch, `chunk_frames` 8 and a 40-frame lookahead, so the first chunk needs 12
+    patches and one streaming decode), per mode. `config_name`: "tiny" (the tiny model set with its codec) or "7b"
+    (random bf16 7B LM and a full-size codec). Upstream has no streaming output, so it has no row."""
+    import threading
+    import types
+
+    from modeling_mimo_audio import MiMoAudioStreamer, MiMoAudioTokenizerConfig, MiMoAudioTokenizerModel
+    from modeling_mimo_audio.tiny import build_tiny_model_set
+    from processing.tokenization_mimo_audio import build_tiny_tokenizer
+
+    cuda = torch.cuda.is_available()
+    device = torch.device("cuda" if cuda else "cpu")
+    dtype = torch.bfloat16 if cuda and config_name != "tiny" else torch.float32
+    if config_name == "tiny":
+        model, processor = build_tiny_model_set()
+        codec, special, tokenizer = processor.audio_tokenizer, processor.special_ids, processor.tokenizer
+    else:
+        config = build_config(config_name)
+        model = build_model(config, device, dtype)
+        torch.manual_seed(0)
+        codec = MiMoAudioTokenizerModel(MiMoAudioTokenizerConfig()).to(device, dtype).eval()
+        # Random weights and no tokenizer of this vocabulary: the streamer only needs the span ids (unused ids above
+        # the empty token) and a tokenizer for text, of which all-speech generation has none.
+        empty = config.empty_token_id
+        special = {"empty": empty, "sosp": empty + 1, "eosp": empty + 2, "sostm": empty + 3, "eostm": empty + 4,
+                   "eot": empty + 5, "im_start": empty + 6, "im_end": empty + 7}
+        tokenizer = build_tiny_tokenizer()
+    model.to(device)
+    codec.to(device)
+    processor_view = types.SimpleNamespace(tokenizer=tokenizer, special_ids=special, audio_tokenizer=codec,
+                                           speech_empty_ids=list(model.config.speech_empty_ids))
+    prompt = torch.tensor([[5, 6, 7, special["sostm"]]], device=device)
+    forcing = LogitsProcessorList([ForceToken(special["empty"])])
+    rows = []
+    for mode in modes:
+        kwargs = {"cache_implementation": "static" if mode == "compiled" else "dynamic"}
+        if mode == "compiled" and not cuda:
+            from transformers import CompileConfig
+
+            kwargs["compile_config"] = CompileConfig(fullgraph=True, dynamic=False, mode=None)
+        for _attempt in ("warm-up", "timed"):
+            streamer = MiMoAudioStreamer(processor_view, chunk_frames=8, lookahead_frames=40)
+            first = {}
+            started = time.perf_counter()
+
+            def watch(s=streamer, first=first, started=started):
+                for chunk in s:
+                    if chunk.audio.size and "t" not in first:
+                        first["t"] = time.perf_counter() - started
+
+            watcher = threading.Thread(target=watch)
+            watcher.start()
+            model.generate(prompt, streamer=streamer, logits_processor=forcing, max_new_tokens=16, do_sample=False,
+                           audio_do_sample=False, **kwargs)
+            total = time.perf_counter() - started
+            watcher.join()
+        rows.append(f"| {config_name} | {mode} | {first.get('t', float('nan')) * 1000:.0f} | {total:.2f} |")
+    header = ["| LM | mode | first audio (ms) | 16 patches in all (s) |", "|---|---|---|---|"]
+    return "\n".join(header + rows)
+
+
+TABLE_HEADER = ["| config | dtype | implementation | batch | ms / position | positions/s | RTF | operators / patch | "
+                "first call (s) |", "|---|---|---|---|---|---|---|---|---|"]
 
 
 def format_row(row, new_positions):
-    config_name, dtype, implementation, batch, seconds = row
-    positions_per_second = batch * new_positions / seconds
-    rtf = seconds / (batch * new_positions * SECONDS_PER_PATCH)
-    return f"| {config_name} | {dtype} | {implementation} | {batch} | {positions_per_second:.1f} | {rtf:.3f} | {seconds:.2f} |"
+    """One table row; a position is one patch per batch row (RTF = wall time / audio seconds)."""
+    seconds, batch = row["seconds"], row["batch"]
+    ops = f"{row['ops']:.0f}" if row.get("ops") else ""
+    return (f"| {row['config']} | {row['dtype']} | {row['implementation']} | {batch} | "
+            f"{seconds / new_positions * 1000:.2f} | {batch * new_positions / seconds:.1f} | "
+            f"{seconds / (batch * new_positions * SECONDS_PER_PATCH):.3f} | {ops} | {row['warmup_s']:.1f} |")
 
 
-def append_results(args, rows, device_name):
+def append_results(args, rows, device_name, summary, first_audio):
     today = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         "",
@@ -281,12 +397,17 @@ def append_results(args, rows, device_name):
         "",
         f"`python benchmarks/generate.py {' '.join(sys.argv[1:])}`".rstrip() + f" — prompt {args.prompt_positions} "
         f"positions, {args.new_positions} new positions, every one a patch (forced `<|empty|>`), greedy, best of "
-        f"{args.repeats}. RTF = wall time / (batch x new positions x 0.16 s).",
+        f"{args.repeats}. RTF = wall time / (batch x new positions x 0.16 s). Operators: ATen operators dispatched "
+        "per generated position at batch 1, views excluded (`benchmarks/op_count.py`, same counter for both). "
+        "First call: the warm-up call at the timed length (compilation included).",
         "",
-        "| config | dtype | implementation | batch | positions/s | RTF | seconds |",
-        "|---|---|---|---|---|---|---|",
+        *TABLE_HEADER,
         *[format_row(row, args.new_positions) for row in rows],
+        "",
+        *[f"- {line}" for line in summary],
     ]
+    if first_audio:
+        lines += ["", "Time to first audio (`MiMoAudioStreamer`):", "", first_audio]
     with open(args.results, "a") as f:
         f.write("\n".join(lines) + "\n")
     print(f"appended to {args.results}")

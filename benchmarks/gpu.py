@@ -11,7 +11,7 @@ reported and the rest still run):
    positions/s and real-time factor (`benchmarks/generate.py`).
 2. `first audio`: time from calling `generate` to the first audio chunk out of `MiMoAudioStreamer` (batch 1, the
    7B LM and the full-size codec, random weights; `chunk_frames` 8, lookahead 40 frames, so the first chunk needs
-   12 patches and one streaming decode), eager and compiled (this step, in this file).
+   12 patches and one streaming decode), eager and compiled (`benchmarks/generate.py: first_audio_table`).
 3. `codec`: the full-size MiMo-Audio-Tokenizer in bf16, encode and decode as multiples of real time
    (`benchmarks/codec.py`).
 4. `training step`: one LoRA SFT step and one full stage-2 step at 7B widths with 4 backbone layers: tokens/s, MFU
@@ -27,7 +27,6 @@ import datetime
 import os
 import subprocess
 import sys
-import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -55,71 +54,6 @@ def steps(dry_run: bool) -> list[tuple[str, list[str], float]]:
     ]
 
 
-def first_audio(config_name: str) -> str:
-    """Step 2, run in its own process: a markdown table of time to the first streamed audio chunk."""
-    import types
-
-    import torch
-    from transformers import LogitsProcessorList
-
-    sys.path.insert(0, ROOT)
-    sys.path.insert(0, BENCH)
-    from generate import ForceToken, build_config, build_model  # noqa: E402  (benchmarks/generate.py)
-
-    from modeling_mimo_audio import MiMoAudioStreamer, MiMoAudioTokenizerConfig, MiMoAudioTokenizerModel
-    from modeling_mimo_audio.tiny import build_tiny_model_set
-    from processing.tokenization_mimo_audio import build_tiny_tokenizer
-
-    cuda = torch.cuda.is_available()
-    device = torch.device("cuda" if cuda else "cpu")
-    dtype = torch.bfloat16 if cuda else torch.float32
-    if config_name == "tiny":
-        model, processor = build_tiny_model_set()
-        codec, special = processor.audio_tokenizer, processor.special_ids
-        tokenizer = processor.tokenizer
-    else:
-        config = build_config(config_name)
-        model = build_model(config, device, dtype)
-        torch.manual_seed(0)
-        codec = MiMoAudioTokenizerModel(MiMoAudioTokenizerConfig()).to(device, dtype).eval()
-        # Random weights and no tokenizer of this vocabulary: the streamer only needs the span ids (unused ids above
-        # the empty token) and a tokenizer for text, of which all-speech generation has none.
-        empty = config.empty_token_id
-        special = {"empty": empty, "sosp": empty + 1, "eosp": empty + 2, "sostm": empty + 3, "eostm": empty + 4,
-                   "eot": empty + 5, "im_start": empty + 6, "im_end": empty + 7}
-        tokenizer = build_tiny_tokenizer()
-    model.to(device)
-    codec.to(device)
-    processor_view = types.SimpleNamespace(tokenizer=tokenizer, special_ids=special, audio_tokenizer=codec,
-                                           speech_empty_ids=list(model.config.speech_empty_ids))
-    prompt = torch.tensor([[5, 6, 7, special["sostm"]]], device=device)
-    forcing = LogitsProcessorList([ForceToken(special["empty"])])
-    rows = []
-    for mode in ("eager", "compiled"):
-        if mode == "compiled" and not cuda:
-            continue
-        kwargs = {"cache_implementation": "static"} if mode == "compiled" else {}
-        for attempt in ("warm-up", "timed"):
-            streamer = MiMoAudioStreamer(processor_view, chunk_frames=8, lookahead_frames=40)
-            first = {}
-            started = time.perf_counter()
-
-            def watch(s=streamer):
-                for chunk in s:
-                    if chunk.audio.size and "t" not in first:
-                        first["t"] = time.perf_counter() - started
-
-            watcher = threading.Thread(target=watch)
-            watcher.start()
-            model.generate(prompt, streamer=streamer, logits_processor=forcing, max_new_tokens=16, do_sample=False,
-                           audio_do_sample=False, **kwargs)
-            total = time.perf_counter() - started
-            watcher.join()
-        rows.append(f"| {config_name} | {mode} | {first.get('t', float('nan')) * 1000:.0f} | {total:.2f} |")
-    header = ["| LM | mode | first audio (ms) | 16 patches in all (s) |", "|---|---|---|---|"]
-    return "\n".join(header + rows)
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dry-run", action="store_true", help="CPU, tiny configs: check that every step runs")
@@ -127,7 +61,12 @@ def main(argv=None) -> int:
     parser.add_argument("--first-audio", metavar="CONFIG", help=argparse.SUPPRESS)  # step 2's own process
     args = parser.parse_args(argv)
     if args.first_audio:
-        print(first_audio(args.first_audio))
+        import torch
+
+        sys.path.insert(0, BENCH)
+        from generate import first_audio_table  # noqa: E402  (benchmarks/generate.py)
+
+        print(first_audio_table(args.first_audio, ["eager", "compiled"] if torch.cuda.is_available() else ["eager"]))
         return 0
 
     import torch

@@ -22,17 +22,11 @@ from dataclasses import dataclass
 import torch
 from transformers import GenerationConfig, GenerationMixin
 from transformers.cache_utils import DynamicCache, StaticCache
-from transformers.generation import (
-    LogitsProcessorList,
-    StoppingCriteriaList,
-    TemperatureLogitsWarper,
-    TopKLogitsWarper,
-    TopPLogitsWarper,
-)
+from transformers.generation import LogitsProcessorList, StoppingCriteriaList
 from transformers.modeling_outputs import ModelOutput
 from transformers.utils import logging
 
-from .layout_mimo_audio import delay_step_schedule
+from .patch_decoding_mimo_audio import CodeSampler, PatchDecodingPlan, build_patch_decoding_plan, decode_patch, plan_key
 
 
 logger = logging.get_logger(__name__)
@@ -43,7 +37,7 @@ __all__ = [
     "AUDIO_SAMPLING_DEFAULTS",
     "HONOURED_GENERATION_FIELDS",
     "check_generation_fields",
-    "sample_codebook",
+    "use_static_caches",
 ]
 
 # Upstream's default patch-decoder sampler (T 0.9, top-k 50, top-p 0.95); `audio_do_sample=None` follows `do_sample`.
@@ -95,6 +89,21 @@ def check_generation_fields(values):
         )
 
 
+def use_static_caches(generation_config, device: torch.device, total_positions: int, max_positions: int) -> bool:
+    """
+    Whether `generate` takes the static-cache path (static backbone cache, the patch decoder on every row, and on
+    CUDA `torch.compile` with CUDA graphs): when `cache_implementation="static"` is asked for; and, left unset, by
+    default on CUDA (the fast path) as long as the prompt plus `max_new_tokens` fit the context and compilation is
+    not switched off (`disable_compile=True`). `cache_implementation="dynamic"` always takes the eager loop. On CPU
+    eager is the default and compilation opt-in (`cache_implementation="static"` with a `compile_config`).
+    """
+    if generation_config.cache_implementation is not None:
+        return generation_config.cache_implementation == "static"
+    if getattr(generation_config, "disable_compile", False):
+        return False
+    return torch.device(device).type == "cuda" and total_positions <= max_positions
+
+
 @dataclass
 class MiMoAudioGenerateOutput(ModelOutput):
     """
@@ -118,33 +127,23 @@ class MiMoAudioGenerateOutput(ModelOutput):
     logits: tuple[torch.FloatTensor, ...] | None = None
 
 
-def sample_codebook(logits, empty_id, do_sample=False, temperature=1.0, top_k=None, top_p=None):
-    """
-    Picks one code per row from `logits` [n, vocab_c]: never `empty_id`; argmax unless `do_sample`, otherwise
-    temperature -> top-k -> top-p (Hugging Face semantics) -> multinomial.
-    """
-    scores = logits.float().clone()
-    scores[:, empty_id] = -float("inf")
-    if not do_sample:
-        return scores.argmax(dim=-1)
-    warpers = []
-    if temperature is not None and temperature != 1.0:
-        if temperature <= 0:
-            raise ValueError(f"`audio_temperature` must be > 0 when sampling, got {temperature}")
-        warpers.append(TemperatureLogitsWarper(temperature))
-    if top_k is not None and top_k > 0:
-        warpers.append(TopKLogitsWarper(top_k))
-    if top_p is not None and top_p < 1.0:
-        warpers.append(TopPLogitsWarper(top_p))
-    # Called directly: `LogitsProcessorList.__call__` inspects every processor's signature on each call, which
-    # costs more than the warping itself here (32 calls per patch).
-    for warper in warpers:
-        scores = warper(None, scores)
-    return torch.multinomial(scores.softmax(dim=-1), num_samples=1).squeeze(-1)
-
-
 class MiMoAudioGenerationMixin(GenerationMixin):
     """`generate` and `generate_patch` for [`MiMoAudioForConditionalGeneration`]."""
+
+    def patch_decoding_plan(
+        self, audio_do_sample: bool = False, audio_temperature: float = 1.0, audio_top_k: int | None = None,
+        audio_top_p: float | None = None,
+    ) -> PatchDecodingPlan:
+        """
+        The `PatchDecodingPlan` of this model's current weights and the given patch-decoder sampler, cached on the
+        model and rebuilt when a weight it copies changes (identity, version, device or dtype).
+        """
+        sampler = CodeSampler(bool(audio_do_sample), audio_temperature, audio_top_k, audio_top_p)
+        cached = getattr(self, "_mimo_patch_plan", None)
+        if cached is None or cached.key != plan_key(self, sampler):
+            cached = build_patch_decoding_plan(self, sampler)
+            self._mimo_patch_plan = cached
+        return cached
 
     @torch.no_grad()
     def generate_patch(
@@ -154,56 +153,14 @@ class MiMoAudioGenerationMixin(GenerationMixin):
         audio_temperature: float = 1.0,
         audio_top_k: int | None = None,
         audio_top_p: float | None = None,
-        cache=None,
-        forward=None,
     ) -> torch.LongTensor:
         """
         Samples one patch per row from backbone hidden states `hidden` [n, hidden_size] (the state one position
-        before the patch) -> codes [n, patch_size, num_codebooks]. `cache` may be a reusable patch-decoder cache
-        (e.g. a `StaticCache` of `num_patch_decoder_steps` positions); it is reset here. `forward` replaces
-        `self.local_transformer` (e.g. by its compiled version).
+        before the patch) -> codes [n, patch_size, num_codebooks], never an empty id: greedy unless
+        `audio_do_sample` (then temperature -> top-k -> top-p -> multinomial). See `patch_decoding_mimo_audio`.
         """
-        forward = forward or self.local_transformer
-        config = self.config
-        n = hidden.shape[0]
-        if cache is None:
-            cache = DynamicCache(config=self.local_transformer.config)
-        else:
-            cache.reset()
-        empty = torch.tensor(config.speech_empty_ids, device=hidden.device)
-        codes = empty.view(1, 1, -1).repeat(n, config.patch_size, 1)
-        step_input = self.patch_decoder_inputs(hidden)
-        schedule = delay_step_schedule(config.delay_pattern, config.patch_size)
-        # One query per step, and a dynamic cache holds only past keys: no mask to build. A static cache holds
-        # unwritten slots too, so the model builds its usual mask there.
-        no_mask = {"full_attention": None} if isinstance(cache, DynamicCache) else None
-        for step, emitted in enumerate(schedule):
-            position_ids = torch.full((n, 1), step, device=hidden.device, dtype=torch.long)
-            state = forward(
-                inputs_embeds=step_input,
-                attention_mask=no_mask,
-                past_key_values=cache,
-                use_cache=True,
-                position_ids=position_ids,
-            ).last_hidden_state[:, -1]
-            emitted_sum = torch.zeros_like(self.speech_embeddings[0].weight[0]).expand(n, -1)  # a step may emit nothing
-            for channel, frame in emitted:
-                code = sample_codebook(
-                    self.local_transformer_lm_heads[channel](state),
-                    config.speech_empty_ids[channel],
-                    audio_do_sample,
-                    audio_temperature,
-                    audio_top_k,
-                    audio_top_p,
-                )
-                codes[:, frame, channel] = code
-                # Sampled codes are never empty ids, so no masking: the next input is their embedding sum.
-                emitted_sum = emitted_sum + self.speech_embeddings[channel](code)
-            if step + 1 < len(schedule):
-                if self.speech_embeddings_to_local is not None:
-                    emitted_sum = self.speech_embeddings_to_local(emitted_sum)
-                step_input = emitted_sum.unsqueeze(1).to(step_input.dtype)
-        return codes
+        plan = self.patch_decoding_plan(audio_do_sample, audio_temperature, audio_top_k, audio_top_p)
+        return decode_patch(self, plan, hidden)
 
     def _prepare_mimo_generation_config(self, generation_config, kwargs):
         """
@@ -295,7 +252,9 @@ class MiMoAudioGenerationMixin(GenerationMixin):
                 `forced_eos_token_id`, `exponential_decay_length_penalty`, `remove_invalid_values`,
                 `renormalize_logits`, `watermarking_config`); any other field set to a non-default value raises
                 a `ValueError` naming it. `cache_implementation="static"` uses static caches (and `torch.compile`
-                on CUDA unless `disable_compile`).
+                on CUDA unless `disable_compile`). Left unset, CUDA takes that fast path by default (static caches,
+                `torch.compile(mode="reduce-overhead")`, i.e. CUDA graphs), see `use_static_caches`;
+                `cache_implementation="dynamic"` or `disable_compile=True` turn it off. CPU stays eager unless asked.
             logits_processor (`LogitsProcessorList`, *optional*): extra text processors; they receive the text ids
                 so far `[batch, positions_so_far]`, and run before the sampling warpers (one of the same type as a
                 built-in processor replaces it, as in transformers).
@@ -364,7 +323,7 @@ class MiMoAudioGenerationMixin(GenerationMixin):
             gc, stopping_criteria if stopping_criteria is not None else StoppingCriteriaList(), tokenizer=tokenizer
         )
 
-        static = gc.cache_implementation == "static"
+        static = use_static_caches(gc, device, prompt_length + max_new_tokens, config.max_position_embeddings)
         if static and prompt_length + max_new_tokens > config.max_position_embeddings:
             # A static cache is allocated for every position up front: refuse before allocating it.
             raise ValueError(
@@ -374,15 +333,10 @@ class MiMoAudioGenerationMixin(GenerationMixin):
             )
         if static:
             cache = StaticCache(config=config, max_cache_len=prompt_length + max_new_tokens)
-            decoder_config = self.local_transformer.config
-            patch_cache = StaticCache(config=decoder_config, max_cache_len=config.num_patch_decoder_steps)
-            # Allocated now rather than lazily inside the compiled patch-decoder step (one graph, static addresses).
-            patch_cache.early_initialization(
-                batch, decoder_config.num_key_value_heads, decoder_config.head_dim, self.dtype, device
-            )
         else:
-            cache, patch_cache = DynamicCache(config=config), None
-        step_forward, patch_forward = self._compiled_forwards(gc, device) if static else (self, None)
+            cache = DynamicCache(config=config)
+        plan = self.patch_decoding_plan(**audio_sampling)
+        step_forward, patch_decoder = self._compiled_forwards(gc, device) if static else (self, decode_patch)
 
         # Written in place, one column per step (no re-concatenation); processors and criteria see the filled part.
         total = prompt_length + max_new_tokens
@@ -396,6 +350,10 @@ class MiMoAudioGenerationMixin(GenerationMixin):
         if static:
             # Full-length mask (0 = not generated yet) so that the compiled step always sees the same shapes.
             attention_mask = torch.cat([attention_mask, attention_mask.new_zeros(batch, max_new_tokens)], dim=-1)
+        elif not has_attention_mask or bool(attention_mask.all()):
+            # Nothing is padded: the causal mask is implied, and transformers' mask builder would check the mask's
+            # values on every step (a host sync on accelerators).
+            attention_mask = None
         unfinished = torch.ones(batch, dtype=torch.bool, device=device)
         scores_out = () if gc.return_dict_in_generate and gc.output_scores else None
         logits_out = () if gc.return_dict_in_generate and gc.output_logits else None
@@ -431,32 +389,34 @@ class MiMoAudioGenerationMixin(GenerationMixin):
             if logits_out is not None:
                 logits_out += (logits,)
 
+            sequences[:, length] = next_ids
+            length += 1
+            # The criteria see text ids and scores only, so they run before the patch; then one host read per
+            # position says whether any row needs a patch and whether any row goes on.
             needs_patch = unfinished & (next_ids == config.empty_token_id)
-            patches = empty_patch.clone()
-            if bool(needs_patch.any()):
-                if static:  # fixed shapes for the static cache / compiled graphs: decode every row, keep some
-                    decoded = self.generate_patch(hidden, cache=patch_cache, forward=patch_forward, **audio_sampling)
-                    patches = torch.where(needs_patch.view(-1, 1, 1), decoded, patches)
+            unfinished &= ~stopping(sequences[:, :length], scores).to(device)
+            any_patch, any_unfinished = torch.stack([needs_patch.any(), unfinished.any()]).tolist()
+            if any_patch:
+                if static or device.type != "cpu":
+                    # Every row, no row selection (a host sync on accelerators; fixed shapes for compiled graphs).
+                    # Contiguous: the prefill's last state is a strided view, and a compiled graph guards on strides.
+                    decoded = patch_decoder(self, plan, hidden.contiguous())
+                    all_codes[:, length - 1] = torch.where(needs_patch.view(-1, 1, 1), decoded, empty_patch)
                 else:
                     rows = needs_patch.nonzero().squeeze(-1)
-                    patches[rows] = self.generate_patch(hidden[rows], **audio_sampling)
-
-            sequences[:, length] = next_ids
-            all_codes[:, length] = patches
-            length += 1
+                    all_codes[rows, length - 1] = decode_patch(self, plan, hidden[rows])
+            # `all_codes` starts as empty patches, so a position without a patch needs no write.
+            step_ids, step_codes = next_ids.unsqueeze(-1), all_codes[:, length - 1 : length]
             if streamer is not None:
                 streamer.put(next_ids.cpu())
                 if hasattr(streamer, "put_audio_codes"):
-                    streamer.put_audio_codes(patches.cpu())
-
-            unfinished &= ~stopping(sequences[:, :length], scores).to(device)
-            if not bool(unfinished.any()):
+                    streamer.put_audio_codes(step_codes[:, 0].cpu())
+            if not any_unfinished:
                 break
-            step_ids, step_codes = next_ids.unsqueeze(-1), patches.unsqueeze(1)
             if static:
                 attention_mask = attention_mask.clone()
                 attention_mask[:, prompt_length + step] = 1
-            else:
+            elif attention_mask is not None:
                 attention_mask = torch.cat([attention_mask, attention_mask.new_ones(batch, 1)], dim=-1)
             position_ids = position_ids[:, -1:] + 1
 
@@ -469,13 +429,15 @@ class MiMoAudioGenerationMixin(GenerationMixin):
 
     def _compiled_forwards(self, generation_config, device):
         """
-        `(backbone step, patch-decoder step)` callables for the static-cache path: compiled with `torch.compile`
-        on CUDA (or anywhere when `generation_config.compile_config` is set), unless `disable_compile`.
+        `(backbone step, patch decoder)` callables for the static-cache path: `self` and `decode_patch`, each
+        compiled with `torch.compile` on CUDA (or anywhere when `generation_config.compile_config` is set), unless
+        `disable_compile`. The patch decoder is one graph per patch (`decode_patch` has static shapes and no host
+        synchronisation).
         """
         compile_config = getattr(generation_config, "compile_config", None)
         wanted = device.type == "cuda" or compile_config is not None
         if not wanted or getattr(generation_config, "disable_compile", False):
-            return self, self.local_transformer
+            return self, decode_patch
         options = {"fullgraph": False, "dynamic": False, "backend": "inductor",
                    "mode": "reduce-overhead" if device.type == "cuda" else None}
         if compile_config is not None:
@@ -483,9 +445,5 @@ class MiMoAudioGenerationMixin(GenerationMixin):
                            backend=compile_config.backend, mode=compile_config.mode)
         key = tuple(sorted(options.items()))
         if getattr(self, "_mimo_compiled", (None,))[0] != key:
-            self._mimo_compiled = (
-                key,
-                torch.compile(self.__call__, **options),
-                torch.compile(self.local_transformer.__call__, **options),
-            )
+            self._mimo_compiled = (key, torch.compile(self.__call__, **options), torch.compile(decode_patch, **options))
         return self._mimo_compiled[1], self._mimo_compiled[2]

@@ -4,7 +4,8 @@ from transformers import GenerationConfig, LogitsProcessor, LogitsProcessorList,
 from transformers.generation import BaseStreamer
 
 from modeling_mimo_audio import interleaved_to_patches, patches_to_interleaved
-from modeling_mimo_audio.generation_mimo_audio import sample_codebook
+from modeling_mimo_audio.generation_mimo_audio import use_static_caches
+from modeling_mimo_audio.patch_decoding_mimo_audio import CodeSampler, build_patch_decoding_plan, select_codes
 from test_modeling_mimo_audio import MiMoAudioModelTester, expected, upstream_model  # noqa: F401 (fixtures)
 
 
@@ -116,16 +117,59 @@ def test_generated_patches_never_hold_empty_ids_and_text_positions_do():
     assert (new_codes[~is_patch] == empty).all()
 
 
-def test_sample_codebook_never_picks_the_empty_id():
-    logits = torch.zeros(64, 9)
-    logits[:, 8] = 100.0  # the empty id dominates
-    assert (sample_codebook(logits, 8) != 8).all()
+def test_select_codes_argmax_and_sampling_per_row_and_codebook():
+    logits = torch.full((64, 2, 9), -float("inf"))
+    logits[:, 0, :8] = 0.0
+    logits[:, 1, :5] = 0.0  # a smaller codebook padded to 9 entries
+    logits[:, 0, 3] = logits[:, 1, 1] = 5.0
+    assert select_codes(logits).tolist() == [[3, 1]] * 64
+    top_one = CodeSampler(do_sample=True, temperature=0.7, top_k=1)
+    assert select_codes(logits, True, top_one.warpers()).tolist() == [[3, 1]] * 64
     torch.manual_seed(0)
-    sampled = sample_codebook(logits, 8, do_sample=True, temperature=0.7, top_k=1, top_p=0.5)
-    assert (sampled != 8).all()
-    logits[:, 3] = 5.0
-    assert sample_codebook(logits, 8).tolist() == [3] * 64
-    assert (sample_codebook(logits, 8, do_sample=True, top_k=1) == 3).all()
+    flat = torch.zeros(64, 2, 9)
+    flat[:, :, 8] = -float("inf")  # excluded entries (empty id, padding) are never drawn
+    flat[:, 1, 5:] = -float("inf")
+    sampled = select_codes(flat, True, CodeSampler(do_sample=True, top_p=0.9).warpers())
+    assert (sampled[:, 0] != 8).all() and (sampled[:, 1] < 5).all() and len(set(sampled[:, 0].tolist())) > 1
+    torch.manual_seed(0)
+    assert torch.equal(select_codes(flat, True, CodeSampler(do_sample=True, top_p=0.9).warpers()), sampled)
+    with pytest.raises(ValueError, match="audio_temperature"):
+        CodeSampler(do_sample=True, temperature=0.0)
+    with pytest.raises(ValueError, match="audio_top_k"):
+        CodeSampler(top_k=-1)
+
+
+def test_patch_plan_masks_padding_and_empty_ids_and_orders_every_code():
+    model = tester.get_model(seed=3)
+    config = model.config
+    plan = build_patch_decoding_plan(model, CodeSampler())
+    assert len(plan.steps) == config.num_patch_decoder_steps
+    for step, step_plan in enumerate(plan.steps):
+        assert step_plan.channels == tuple(c for c, d in enumerate(config.delay_pattern) if 0 <= step - d < config.patch_size)
+        bias = step_plan.head_bias.view(len(step_plan.channels), step_plan.vocab)
+        for slot, channel in enumerate(step_plan.channels):
+            size = config.speech_vocab_sizes[channel]
+            allowed = torch.isfinite(bias[slot])
+            assert allowed[:size].sum() == size - 1 and not allowed[size:].any()
+            assert not allowed[config.speech_empty_ids[channel]]
+    assert sorted(plan.order.tolist()) == list(range(config.patch_size * config.num_codebooks))
+    # The plan follows in-place weight updates (an optimizer step) instead of decoding with stale copies.
+    first = model.patch_decoding_plan()
+    with torch.no_grad():
+        model.local_transformer_lm_heads[0].weight.add_(1.0)
+    assert model.patch_decoding_plan() is not first
+
+
+def test_sampled_patches_reproducible_under_a_seed():
+    model = tester.get_model(seed=4)
+    hidden = torch.randn(3, model.config.hidden_size)
+    settings = dict(audio_do_sample=True, audio_temperature=0.9, audio_top_k=50, audio_top_p=0.95)
+    torch.manual_seed(7)
+    first = model.generate_patch(hidden, **settings)
+    torch.manual_seed(7)
+    assert torch.equal(model.generate_patch(hidden, **settings), first)
+    empty = torch.tensor(model.config.speech_empty_ids)
+    assert not (first == empty).any()
 
 
 def test_rows_stop_independently_and_are_padded():
@@ -247,8 +291,9 @@ def test_greedy_patch_agrees_with_teacher_forced_logits(overrides):
 
 
 def test_compiled_static_path_matches_eager():
-    # Dynamo tracing with the "eager" backend: checks the compiled step functions (static shapes, no graph
-    # breaks into wrong results, no recompilation between steps) without paying for inductor's code generation.
+    # Dynamo tracing with the "eager" backend: checks the compiled step functions (static shapes, one graph each:
+    # `fullgraph=True` raises on any graph break, no recompilation between steps) without paying for inductor's
+    # code generation.
     import torch._dynamo
     from transformers import CompileConfig
 
@@ -262,7 +307,19 @@ def test_compiled_static_path_matches_eager():
     torch._dynamo.reset()
     with torch._dynamo.config.patch(error_on_recompile=True):
         compiled = model.generate(input_ids, audio_codes, cache_implementation="static",
-                                  compile_config=CompileConfig(backend="eager", mode=None, dynamic=False), **kwargs)
+                                  compile_config=CompileConfig(backend="eager", mode=None, dynamic=False, fullgraph=True),
+                                  **kwargs)
     assert torch.equal(eager.sequences, compiled.sequences)
     assert torch.equal(eager.audio_codes, compiled.audio_codes)
     assert (compiled.sequences[:, input_ids.shape[1]:] == tester.empty_token_id).any()
+
+
+def test_fast_path_is_the_cuda_default_and_can_be_switched_off():
+    cuda, cpu = torch.device("cuda"), torch.device("cpu")
+    assert use_static_caches(GenerationConfig(), cuda, 100, 8192)
+    assert not use_static_caches(GenerationConfig(), cpu, 100, 8192)  # CPU: eager unless asked
+    assert use_static_caches(GenerationConfig(cache_implementation="static"), cpu, 100, 8192)
+    assert not use_static_caches(GenerationConfig(cache_implementation="dynamic"), cuda, 100, 8192)
+    assert not use_static_caches(GenerationConfig(disable_compile=True), cuda, 100, 8192)
+    # A default must not turn a long request into an error: past the context the eager loop runs.
+    assert not use_static_caches(GenerationConfig(), cuda, 9000, 8192)
