@@ -48,12 +48,11 @@ def test_style_instruction_and_thinking_texts():
 
 
 def test_arithmetic_thinking_counts_one_step_at_a_time():
-    assert arithmetic_thinking("what is three plus two", "five") == "three plus two: three zero, four one, five two. so five"
-    assert arithmetic_thinking("what is nine minus one", "eight") == "nine minus one: nine zero, eight one. so eight"
-    assert arithmetic_thinking("what is six plus zero", "six") == "six plus zero: six zero. so six"
-    assert arithmetic_thinking("what is twelve minus twelve", "zero") == (
-        "twelve minus twelve: twelve zero, eleven one, ten two, nine three, eight four, seven five, six six, five seven, "
-        "four eight, three nine, two ten, one eleven, zero twelve. so zero")
+    assert arithmetic_thinking("what is three plus two", "five") == "three plus two: four one, five two. three plus two is five"
+    assert arithmetic_thinking("what is nine minus one", "eight") == "nine minus one: eight one. nine minus one is eight"
+    assert arithmetic_thinking("what is six plus zero", "six") == "six plus zero is six"
+    assert arithmetic_thinking("what is twelve minus twelve", "zero").endswith(
+        "one eleven, zero twelve. twelve minus twelve is zero")
     with pytest.raises(ValueError, match="`answer`"):
         arithmetic_thinking("what is three plus two", "six")
     with pytest.raises(ValueError, match="`question`"):
@@ -68,11 +67,9 @@ def test_every_corpus_question_gets_a_counting_trace_ending_with_its_answer():
     for question, answer in arithmetic_problems():
         trace = arithmetic_thinking(question, answer)
         second = question.split()[-1]
-        # Every trace, zero steps included, ends on the last count and then the answer, the word just before it.
-        last_count, answer_part = trace.rsplit(". ", 1)
-        assert answer_part == f"so {answer}" and last_count.endswith(f"{answer} {second}")
-        assert trace.count(",") == ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight",
-                                    "nine", "ten"].index(second)
+        assert trace.endswith(f" is {answer}")
+        assert trace.count(",") == max(0, ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight",
+                                           "nine", "ten"].index(second) - 1)
 
 
 def test_pretraining_stages(tokenizer, special):
@@ -118,7 +115,7 @@ def test_arithmetic_pretraining_also_listens_to_the_answer(tokenizer, special):
     assert all(_decode(tokenizer, t["input_ids"]) == arithmetic_thinking("what is three plus four", "seven")
                and t["audio_patches"] == [] for t in traces)
     stage2 = stage_examples(row, "pretrain_stage2", special, tokenizer.encode, rng)
-    assert _decode(tokenizer, stage2[-1]["input_ids"]).endswith("six three, seven four. so seven")
+    assert _decode(tokenizer, stage2[-1]["input_ids"]).endswith("three plus four is seven")
 
 
 def test_sft_examples_match_the_inference_prompts(tokenizer, special):
@@ -143,7 +140,7 @@ def test_arithmetic_example_thinks_then_speaks(tokenizer, special):
     assert len(spoken_copies) == SFT_ARITHMETIC_REPEATS
     spoken = spoken_copies[0]
     target = _decode(tokenizer, spoken["labels"])
-    assert "three plus four: three zero, four one, five two, six three, seven four. so seven" in target
+    assert "three plus four: four one, five two, six three, seven four. three plus four is seven" in target
     assert "</think>" in target
     # The answer is a streaming segment of the answer's codes: 12 frames -> 3 patches, all targets.
     start = spoken["input_ids"].index(special.sostm)

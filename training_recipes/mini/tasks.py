@@ -63,21 +63,16 @@ def style_instruction(gender: str, speed: int) -> tuple[str, str]:
 
 def arithmetic_thinking(question: str, answer: str) -> str:
     """
-    The thinking trace of a spoken arithmetic question: it counts on (plus) or back (minus) from the first operand,
-    one step at a time, each step naming the number reached and how many steps were taken, and ends on the number
-    reached when the step count equals the second operand.
+    The thinking trace of a spoken arithmetic question: it counts on (plus) or back (minus) one step at a time,
+    each step naming the number reached and how many steps were taken, then states the result.
 
-    "what is three plus two", "five" -> "three plus two: three zero, four one, five two. so five";
-    "what is nine minus one", "eight" -> "nine minus one: nine zero, eight one. so eight";
-    "what is six plus zero", "six" -> "six plus zero: six zero. so six".
+    "what is three plus two", "five" -> "three plus two: four one, five two. three plus two is five";
+    "what is nine minus one", "eight" -> "nine minus one: eight one. nine minus one is eight";
+    "what is six plus zero", "six" -> "six plus zero is six".
 
     Why counting: the evaluation asks operand pairs never trained on, and a tiny LM does not generalise a lookup
     table of sums to unseen pairs, but every step of a count (the next or previous number word, and stopping when
     the step count equals the second operand) is the same on every pair, and each occurs in many trained pairs.
-    Why it starts at step zero and ends on "so" + the last number: every question, zero steps included, has the
-    same shape, and the answer (in the trace and then spoken) copies the word just before it. The previous trace
-    restated the question before the answer ("... five two. three plus two is five"); the miniature trained on it
-    got the counting right but then often copied an operand as the answer.
 
     Raises `ValueError` when `question` is not "what is A plus|minus B" with number words, or `answer` is not its
     result.
@@ -92,8 +87,9 @@ def arithmetic_thinking(question: str, answer: str) -> str:
     result = first + step * second
     if not 0 <= result < len(NUMBER_WORDS) or answer.strip() != NUMBER_WORDS[result]:
         raise ValueError(f"`answer` {answer!r} is not the result of {question!r}")
-    counting = ", ".join(f"{number_word(first + step * k)} {number_word(k)}" for k in range(second + 1))
-    return f"{match.group(1)} {operation} {match.group(3)}: {counting}. so {answer.strip()}"
+    expression = f"{match.group(1)} {operation} {match.group(3)}"
+    counting = ", ".join(f"{number_word(first + step * k)} {number_word(k)}" for k in range(1, second + 1))
+    return f"{expression}: {counting}. {expression} is {answer.strip()}" if counting else f"{expression} is {answer.strip()}"
 
 
 def encode_corpus(corpus_dir: str, codec_dir: str, output_dir: str, splits=SPLITS, batch_size: int = 32):
