@@ -259,6 +259,8 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, help="torch CPU threads (both implementations)")
     parser.add_argument("--results", default=os.path.join(ROOT, "benchmarks", "RESULTS.md"))
     parser.add_argument("--no-append", action="store_true")
+    parser.add_argument("--warmup-s", type=float, default=20.0,
+                        help="seconds of untimed generation before the first timed row")
     parser.add_argument("--first-audio", metavar="CONFIG", choices=["tiny", "7b"],
                         help="also time the first streamed audio chunk with this LM (tiny on CPU, 7b on CUDA)")
     args = parser.parse_args(argv)
@@ -271,10 +273,16 @@ def main(argv=None):
     device_name = torch.cuda.get_device_name() if cuda else f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
     rows = []
     print("\n".join(TABLE_HEADER), flush=True)
-    for config_name in args.configs:
+    for index, config_name in enumerate(args.configs):
         config = build_config(config_name)
         dtype = torch.bfloat16 if config_name == "7b" else torch.float32
         model = build_model(config, device, dtype)
+        if index == 0:
+            # The machine's first seconds of work run slower (measured here: the first batch-1 row ~1.8x slower
+            # than the same row a minute later), so the first timed row would not compare with the rest.
+            warm_until = time.perf_counter() + args.warmup_s
+            while time.perf_counter() < warm_until:
+                time_ours(model, config, 1, args.prompt_positions, args.new_positions, "eager", device, 1)
         for mode in args.modes:
             for batch in args.batch_sizes:
                 result = time_ours(model, config, batch, args.prompt_positions, args.new_positions, mode, device,

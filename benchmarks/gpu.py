@@ -39,7 +39,8 @@ def steps(dry_run: bool) -> list[tuple[str, list[str], float]]:
     if dry_run:
         return [
             ("generate", [python, os.path.join(BENCH, "generate.py"), "--configs", "fixture", "--batch-sizes", "1",
-                          "2", "--modes", "eager", "--new-positions", "4", "--repeats", "1", "--no-append"], 0.25),
+                          "2", "--modes", "eager", "--new-positions", "4", "--repeats", "1", "--no-append",
+                          "--warmup-s", "0"], 0.25),
             ("first audio", [python, __file__, "--first-audio", "tiny"], 0.25),
             ("codec", [python, os.path.join(BENCH, "codec.py"), "--seconds", "1", "--repeats", "1", "--no-save"], 0.25),
             ("training step", [python, os.path.join(BENCH, "train_step.py"), "--tiny", "--steps", "1", "--warmup",

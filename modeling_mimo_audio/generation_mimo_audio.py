@@ -104,6 +104,13 @@ def use_static_caches(generation_config, device: torch.device, total_positions: 
     return torch.device(device).type == "cuda" and total_positions <= max_positions
 
 
+def _outside_inference_mode(value):
+    """A copy of `value` (a tensor, or a tuple of them) usable outside inference mode, e.g. as training inputs."""
+    if isinstance(value, tuple):
+        return tuple(_outside_inference_mode(item) for item in value)
+    return value.clone() if isinstance(value, torch.Tensor) else value
+
+
 @dataclass
 class MiMoAudioGenerateOutput(ModelOutput):
     """
@@ -277,6 +284,16 @@ class MiMoAudioGenerationMixin(GenerationMixin):
             part of the result); with `return_dict_in_generate=True`, also `scores` (`output_scores`) and `logits`
             (`output_logits`), one `(batch, vocab_size)` tensor per step, as transformers returns them.
         """
+        # Decoding runs under inference mode (no autograd bookkeeping, as upstream's generate); the result is copied
+        # out of it, so that it can feed a training step (TRL's online methods, for example).
+        with torch.inference_mode():
+            output = self._generate(input_ids, audio_codes, attention_mask, generation_config, logits_processor,
+                                    stopping_criteria, streamer, tokenizer, generation_mode, **kwargs)
+        return MiMoAudioGenerateOutput(**{name: _outside_inference_mode(value) for name, value in output.items()})
+
+    def _generate(self, input_ids, audio_codes, attention_mask, generation_config, logits_processor,
+                  stopping_criteria, streamer, tokenizer, generation_mode, **kwargs) -> MiMoAudioGenerateOutput:
+        """The body of `generate` (see there), run under `torch.inference_mode()`."""
         config = self.config
         if generation_mode not in (None, *self.output_modalities):
             raise ValueError(

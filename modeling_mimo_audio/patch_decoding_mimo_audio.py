@@ -108,6 +108,8 @@ class _StepPlan:
     head_bias: torch.Tensor  # [k * vocab]: 0, or -inf on padding rows and empty ids
     vocab: int
     embedding_offsets: torch.Tensor  # [k]: where each codebook's table starts in the concatenated tables
+    position_ids: torch.Tensor  # [1, 1]: this step's position
+    rotary: tuple  # (cos, sin), [1, 1, head_dim] each: the rotary embedding at this position
 
 
 @dataclass
@@ -169,7 +171,7 @@ def build_patch_decoding_plan(model, sampler: CodeSampler) -> PatchDecodingPlan:
             bias[rows] = 0.0
             bias[slot * vocab + config.speech_empty_ids[channel]] = -float("inf")
         offsets = torch.tensor([starts[c] for c in channels], dtype=torch.long, device=reference.device)
-        steps.append(_StepPlan(channels, weight, bias, vocab, offsets))
+        steps.append(_StepPlan(channels, weight, bias, vocab, offsets, None, None))
     emission = [(frame, channel) for emitted in schedule for channel, frame in emitted]
     if sorted(emission) != [(f, c) for f in range(config.patch_size) for c in range(config.num_codebooks)]:
         raise ValueError(f"`delay_pattern` {config.delay_pattern} does not emit every (frame, codebook) exactly once")
@@ -179,6 +181,9 @@ def build_patch_decoding_plan(model, sampler: CodeSampler) -> PatchDecodingPlan:
     position_ids = torch.arange(len(schedule), device=reference.device).unsqueeze(0)
     probe = reference.new_zeros(1, len(schedule), decoder.config.hidden_size)
     cos, sin = decoder.rotary_emb(probe, position_ids)
+    for step, step_plan in enumerate(steps):
+        step_plan.position_ids = position_ids[:, step : step + 1]
+        step_plan.rotary = (cos[:, step : step + 1], sin[:, step : step + 1])
     table = torch.cat([embedding.weight for embedding in model.speech_embeddings])
     return PatchDecodingPlan(steps, table, cos, sin, position_ids, order, sampler, sampler.warpers(),
                              config.patch_size, config.num_codebooks, plan_key(model, sampler))
@@ -197,15 +202,15 @@ def decode_patch(model, plan: PatchDecodingPlan, hidden: torch.Tensor) -> torch.
     storage = step_input.new_empty(2, decoder_config.num_hidden_layers, n, decoder_config.num_key_value_heads,
                                    len(plan.steps), decoder_config.head_dim)
     buffer = PatchKVBuffer(storage)
+    # A list, not `layers[:n]`: slicing a ModuleList builds a new module each time (measurable per step).
+    layers = list(decoder.layers)[: decoder_config.num_hidden_layers]
     emitted = []
     for step, step_plan in enumerate(plan.steps):
         buffer.step = step
-        position = slice(step, step + 1)
         states = step_input
-        for layer in decoder.layers[: decoder_config.num_hidden_layers]:
-            states = layer(states, attention_mask=None, position_ids=plan.position_ids[:, position],
-                           past_key_values=buffer, use_cache=True,
-                           position_embeddings=(plan.cos[:, position], plan.sin[:, position]))
+        for layer in layers:
+            states = layer(states, attention_mask=None, position_ids=step_plan.position_ids, past_key_values=buffer,
+                           use_cache=True, position_embeddings=step_plan.rotary)
         state = decoder.norm(states[:, -1])
         logits = F.linear(state, step_plan.head_weight, step_plan.head_bias)
         codes = select_codes(logits.view(n, len(step_plan.channels), step_plan.vocab), plan.sampler.do_sample,

@@ -323,3 +323,18 @@ def test_fast_path_is_the_cuda_default_and_can_be_switched_off():
     assert not use_static_caches(GenerationConfig(disable_compile=True), cuda, 100, 8192)
     # A default must not turn a long request into an error: past the context the eager loop runs.
     assert not use_static_caches(GenerationConfig(), cuda, 9000, 8192)
+
+
+def test_generated_tensors_can_feed_a_training_step():
+    # generate decodes under inference mode; what it returns must still work with autograd (e.g. TRL's online RL
+    # computes log-probabilities of the generated sequences with gradients).
+    model = tester.get_model(seed=5)
+    input_ids, audio_codes = tester.make_sequence(model.config, [1, 2, 3], 1, [], seed=3)
+    out = model.generate(input_ids[None], audio_codes[None], max_new_tokens=3, return_dict_in_generate=True,
+                         output_scores=True)
+    assert not out.sequences.is_inference() and not out.audio_codes.is_inference()
+    assert not any(score.is_inference() for score in out.scores)
+    model.train()
+    loss = model(input_ids=out.sequences, audio_codes=out.audio_codes, labels=out.sequences).loss
+    loss.backward()
+    assert model.lm_head.weight.grad is not None
