@@ -415,8 +415,9 @@ class MiMoAudioGenerationMixin(GenerationMixin):
             any_patch, any_unfinished = torch.stack([needs_patch.any(), unfinished.any()]).tolist()
             if any_patch:
                 if static or device.type != "cpu":
-                    # Every row, no row selection (a host sync on accelerators; fixed shapes for compiled graphs).
-                    # Contiguous: the prefill's last state is a strided view, and a compiled graph guards on strides.
+                    # Every row: selecting rows would be a host sync on accelerators and would change the shapes a
+                    # compiled graph sees. Contiguous: the prefill's last state is a strided view, and a compiled
+                    # graph guards on strides.
                     decoded = patch_decoder(self, plan, hidden.contiguous())
                     all_codes[:, length - 1] = torch.where(needs_patch.view(-1, 1, 1), decoded, empty_patch)
                 else:

@@ -182,11 +182,24 @@ def build_patch_decoding_plan(model, sampler: CodeSampler) -> PatchDecodingPlan:
     probe = reference.new_zeros(1, len(schedule), decoder.config.hidden_size)
     cos, sin = decoder.rotary_emb(probe, position_ids)
     for step, step_plan in enumerate(steps):
-        step_plan.position_ids = position_ids[:, step : step + 1]
-        step_plan.rotary = (cos[:, step : step + 1], sin[:, step : step + 1])
+        step_plan.position_ids = position_ids[:, step : step + 1].clone()
+        step_plan.rotary = (cos[:, step : step + 1].clone(), sin[:, step : step + 1].clone())
     table = torch.cat([embedding.weight for embedding in model.speech_embeddings])
-    return PatchDecodingPlan(steps, table, cos, sin, position_ids, order, sampler, sampler.warpers(),
+    plan = PatchDecodingPlan(steps, table, cos, sin, position_ids, order, sampler, sampler.warpers(),
                              config.patch_size, config.num_codebooks, plan_key(model, sampler))
+    # Fixed addresses for the plan's tensors, like the weights': CUDA graphs then read them in place instead of
+    # copying them into the graph's inputs on every replay.
+    for tensor in _plan_tensors(plan):
+        torch._dynamo.mark_static_address(tensor)
+    return plan
+
+
+def _plan_tensors(plan: PatchDecodingPlan) -> list[torch.Tensor]:
+    tensors = [plan.embedding_table, plan.cos, plan.sin, plan.position_ids, plan.order]
+    for step_plan in plan.steps:
+        tensors += [step_plan.head_weight, step_plan.head_bias, step_plan.embedding_offsets, step_plan.position_ids,
+                    *step_plan.rotary]
+    return tensors
 
 
 def decode_patch(model, plan: PatchDecodingPlan, hidden: torch.Tensor) -> torch.LongTensor:
