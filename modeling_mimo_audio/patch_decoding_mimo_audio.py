@@ -92,12 +92,15 @@ class PatchKVBuffer:
     def __init__(self, storage: torch.Tensor):
         self.storage = storage
         self.step = 0
+        self.step_index = None  # `[1]` long tensor holding `step`
 
     def update(self, key_states, value_states, layer_idx, *args, **kwargs):
         step = self.step
         keys, values = self.storage[0, layer_idx], self.storage[1, layer_idx]
-        keys[:, :, step : step + 1].copy_(key_states)
-        values[:, :, step : step + 1].copy_(value_states)
+        # The slot comes from a tensor rather than a constant slice, so every step and layer writes with the same
+        # code: a compiled patch decoder has one such kernel instead of one per step and layer (compile time).
+        keys.index_copy_(2, self.step_index, key_states)
+        values.index_copy_(2, self.step_index, value_states)
         return keys[:, :, : step + 1], values[:, :, : step + 1]
 
 
@@ -110,6 +113,7 @@ class _StepPlan:
     embedding_offsets: torch.Tensor  # [k]: where each codebook's table starts in the concatenated tables
     position_ids: torch.Tensor  # [1, 1]: this step's position
     rotary: tuple  # (cos, sin), [1, 1, head_dim] each: the rotary embedding at this position
+    step_index: torch.Tensor  # [1]: this step's index
 
 
 @dataclass
@@ -171,7 +175,7 @@ def build_patch_decoding_plan(model, sampler: CodeSampler) -> PatchDecodingPlan:
             bias[rows] = 0.0
             bias[slot * vocab + config.speech_empty_ids[channel]] = -float("inf")
         offsets = torch.tensor([starts[c] for c in channels], dtype=torch.long, device=reference.device)
-        steps.append(_StepPlan(channels, weight, bias, vocab, offsets, None, None))
+        steps.append(_StepPlan(channels, weight, bias, vocab, offsets, None, None, None))
     emission = [(frame, channel) for emitted in schedule for channel, frame in emitted]
     if sorted(emission) != [(f, c) for f in range(config.patch_size) for c in range(config.num_codebooks)]:
         raise ValueError(f"`delay_pattern` {config.delay_pattern} does not emit every (frame, codebook) exactly once")
@@ -183,6 +187,7 @@ def build_patch_decoding_plan(model, sampler: CodeSampler) -> PatchDecodingPlan:
     cos, sin = decoder.rotary_emb(probe, position_ids)
     for step, step_plan in enumerate(steps):
         step_plan.position_ids = position_ids[:, step : step + 1].clone()
+        step_plan.step_index = position_ids[0, step : step + 1].clone()
         step_plan.rotary = (cos[:, step : step + 1].clone(), sin[:, step : step + 1].clone())
     table = torch.cat([embedding.weight for embedding in model.speech_embeddings])
     plan = PatchDecodingPlan(steps, table, cos, sin, position_ids, order, sampler, sampler.warpers(),
@@ -198,7 +203,7 @@ def _plan_tensors(plan: PatchDecodingPlan) -> list[torch.Tensor]:
     tensors = [plan.embedding_table, plan.cos, plan.sin, plan.position_ids, plan.order]
     for step_plan in plan.steps:
         tensors += [step_plan.head_weight, step_plan.head_bias, step_plan.embedding_offsets, step_plan.position_ids,
-                    *step_plan.rotary]
+                    step_plan.step_index, *step_plan.rotary]
     return tensors
 
 
@@ -219,7 +224,7 @@ def decode_patch(model, plan: PatchDecodingPlan, hidden: torch.Tensor) -> torch.
     layers = list(decoder.layers)[: decoder_config.num_hidden_layers]
     emitted = []
     for step, step_plan in enumerate(plan.steps):
-        buffer.step = step
+        buffer.step, buffer.step_index = step, step_plan.step_index
         states = step_input
         for layer in layers:
             states = layer(states, attention_mask=None, position_ids=step_plan.position_ids, past_key_values=buffer,
