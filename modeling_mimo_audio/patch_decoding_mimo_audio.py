@@ -126,8 +126,6 @@ class PatchDecodingPlan:
     Attributes:
         steps: one `_StepPlan` per patch-decoder step.
         embedding_table (`[sum(speech_vocab_sizes), input_local_dim]`): the speech embeddings, concatenated.
-        cos, sin (`[1, steps, head_dim]`): the patch decoder's rotary embeddings at positions `0..steps-1`.
-        position_ids (`[1, steps]`): those positions.
         order (`[patch_size * num_codebooks]`): where each (frame, codebook) of the patch sits among the codes in
             emission order.
         sampler: the `CodeSampler`; `warpers` its warpers.
@@ -135,9 +133,6 @@ class PatchDecodingPlan:
 
     steps: list
     embedding_table: torch.Tensor
-    cos: torch.Tensor
-    sin: torch.Tensor
-    position_ids: torch.Tensor
     order: torch.Tensor
     sampler: CodeSampler
     warpers: tuple
@@ -190,7 +185,7 @@ def build_patch_decoding_plan(model, sampler: CodeSampler) -> PatchDecodingPlan:
         step_plan.step_index = position_ids[0, step : step + 1].clone()
         step_plan.rotary = (cos[:, step : step + 1].clone(), sin[:, step : step + 1].clone())
     table = torch.cat([embedding.weight for embedding in model.speech_embeddings])
-    plan = PatchDecodingPlan(steps, table, cos, sin, position_ids, order, sampler, sampler.warpers(),
+    plan = PatchDecodingPlan(steps, table, order, sampler, sampler.warpers(),
                              config.patch_size, config.num_codebooks, plan_key(model, sampler))
     # Fixed addresses for the plan's tensors, like the weights': CUDA graphs then read them in place instead of
     # copying them into the graph's inputs on every replay.
@@ -200,7 +195,7 @@ def build_patch_decoding_plan(model, sampler: CodeSampler) -> PatchDecodingPlan:
 
 
 def _plan_tensors(plan: PatchDecodingPlan) -> list[torch.Tensor]:
-    tensors = [plan.embedding_table, plan.cos, plan.sin, plan.position_ids, plan.order]
+    tensors = [plan.embedding_table, plan.order]
     for step_plan in plan.steps:
         tensors += [step_plan.head_weight, step_plan.head_bias, step_plan.embedding_offsets, step_plan.position_ids,
                     step_plan.step_index, *step_plan.rotary]
