@@ -118,21 +118,25 @@ def synchronize(device):
         torch.cuda.synchronize()
 
 
+def mode_kwargs(mode: str, device) -> dict:
+    """`generate` kwargs of a benchmark mode. Eager is eager on CUDA too (where `generate` would otherwise take the
+    compiled path by itself); compiled is static caches + `torch.compile(fullgraph=True)` (on CUDA `generate`'s own
+    `mode="reduce-overhead"`)."""
+    if mode != "compiled":
+        return {"cache_implementation": "dynamic"}
+    if torch.device(device).type == "cuda":
+        return {"cache_implementation": "static"}
+    from transformers import CompileConfig
+
+    return {"cache_implementation": "static", "compile_config": CompileConfig(fullgraph=True, dynamic=False, mode=None)}
+
+
 def time_ours(model, config, batch, prompt_positions, new_positions, mode, device, repeats):
     """`{"seconds": best wall time of `repeats`, "warmup_s": the first call (compilation included), "ops": operators
     per position (batch 1 only)}` of all-speech greedy generation."""
     input_ids, audio_codes = make_prompt(config, batch, prompt_positions, device)
-    kwargs = dict(
-        logits_processor=LogitsProcessorList([ForceToken(config.empty_token_id)]),
-        do_sample=False,
-        audio_do_sample=False,
-        # Eager means eager on CUDA too, where `generate` would otherwise take the compiled path by itself.
-        cache_implementation="static" if mode == "compiled" else "dynamic",
-    )
-    if mode == "compiled" and torch.device(device).type != "cuda":
-        from transformers import CompileConfig
-
-        kwargs["compile_config"] = CompileConfig(fullgraph=True, dynamic=False, mode=None)
+    kwargs = dict(logits_processor=LogitsProcessorList([ForceToken(config.empty_token_id)]), do_sample=False,
+                  audio_do_sample=False, **mode_kwargs(mode, device))
 
     def generate(n):
         return model.generate(input_ids, audio_codes, max_new_tokens=n, **kwargs)
@@ -358,11 +362,7 @@ def first_audio_table(config_name: str, modes) -> str:
     forcing = LogitsProcessorList([ForceToken(special["empty"])])
     rows = []
     for mode in modes:
-        kwargs = {"cache_implementation": "static" if mode == "compiled" else "dynamic"}
-        if mode == "compiled" and not cuda:
-            from transformers import CompileConfig
-
-            kwargs["compile_config"] = CompileConfig(fullgraph=True, dynamic=False, mode=None)
+        kwargs = mode_kwargs(mode, device)
         for _attempt in ("warm-up", "timed"):
             streamer = MiMoAudioStreamer(processor_view, chunk_frames=8, lookahead_frames=40)
             first = {}

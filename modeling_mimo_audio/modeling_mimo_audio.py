@@ -250,12 +250,16 @@ class MiMoAudioForConditionalGeneration(MiMoAudioPreTrainedModel, MiMoAudioGener
                     f"{self.config.speech_empty_ids}"
                 )
 
+    def speech_embedding_table(self) -> torch.Tensor:
+        """Every codebook's embedding table, concatenated `[sum(speech_vocab_sizes), input_local_dim]`; codebook c
+        starts at row `_embedding_offsets[c]`."""
+        return torch.cat([embedding.weight for embedding in self.speech_embeddings])
+
     def _sum_speech_embeddings(self, codes: torch.LongTensor) -> torch.Tensor:
         """`codes` [..., num_codebooks] -> sum over codebooks of their embeddings; empty ids contribute zero.
         One lookup in the concatenated tables rather than one per codebook (a handful of kernels instead of 4 per
         codebook; gradients reach each codebook's table through the concatenation)."""
-        table = torch.cat([embedding.weight for embedding in self.speech_embeddings])
-        vectors = F.embedding(codes + self._embedding_offsets, table)  # [..., num_codebooks, dim]
+        vectors = F.embedding(codes + self._embedding_offsets, self.speech_embedding_table())  # [..., C, dim]
         return vectors.masked_fill((codes == self._speech_empty_ids).unsqueeze(-1), 0.0).sum(dim=-2)
 
     def embed_patches(self, patches: torch.LongTensor) -> torch.Tensor:

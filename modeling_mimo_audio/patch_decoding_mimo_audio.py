@@ -157,9 +157,12 @@ def build_patch_decoding_plan(model, sampler: CodeSampler) -> PatchDecodingPlan:
     reference = heads[0].weight
     schedule = delay_step_schedule(config.delay_pattern, config.patch_size)
     sizes = config.speech_vocab_sizes
-    starts = [sum(sizes[:c]) for c in range(len(sizes))]
+    decoder = model.local_transformer
+    position_ids = torch.arange(len(schedule), device=reference.device).unsqueeze(0)
+    probe = reference.new_zeros(1, len(schedule), decoder.config.hidden_size)
+    cos, sin = decoder.rotary_emb(probe, position_ids)
     steps = []
-    for emitted in schedule:
+    for step, emitted in enumerate(schedule):
         channels = tuple(channel for channel, _ in emitted)
         vocab = max((sizes[c] for c in channels), default=1)
         weight = reference.new_zeros(len(channels) * vocab, reference.shape[1])
@@ -169,23 +172,16 @@ def build_patch_decoding_plan(model, sampler: CodeSampler) -> PatchDecodingPlan:
             weight[rows] = heads[channel].weight
             bias[rows] = 0.0
             bias[slot * vocab + config.speech_empty_ids[channel]] = -float("inf")
-        offsets = torch.tensor([starts[c] for c in channels], dtype=torch.long, device=reference.device)
-        steps.append(_StepPlan(channels, weight, bias, vocab, offsets, None, None, None))
+        offsets = model._embedding_offsets[list(channels)].to(reference.device)
+        here = slice(step, step + 1)
+        steps.append(_StepPlan(channels, weight, bias, vocab, offsets, position_ids[:, here].clone(),
+                               (cos[:, here].clone(), sin[:, here].clone()), position_ids[0, here].clone()))
     emission = [(frame, channel) for emitted in schedule for channel, frame in emitted]
     if sorted(emission) != [(f, c) for f in range(config.patch_size) for c in range(config.num_codebooks)]:
         raise ValueError(f"`delay_pattern` {config.delay_pattern} does not emit every (frame, codebook) exactly once")
     order = torch.tensor([emission.index((f, c)) for f in range(config.patch_size) for c in range(config.num_codebooks)],
                          dtype=torch.long, device=reference.device)
-    decoder = model.local_transformer
-    position_ids = torch.arange(len(schedule), device=reference.device).unsqueeze(0)
-    probe = reference.new_zeros(1, len(schedule), decoder.config.hidden_size)
-    cos, sin = decoder.rotary_emb(probe, position_ids)
-    for step, step_plan in enumerate(steps):
-        step_plan.position_ids = position_ids[:, step : step + 1].clone()
-        step_plan.step_index = position_ids[0, step : step + 1].clone()
-        step_plan.rotary = (cos[:, step : step + 1].clone(), sin[:, step : step + 1].clone())
-    table = torch.cat([embedding.weight for embedding in model.speech_embeddings])
-    plan = PatchDecodingPlan(steps, table, order, sampler, sampler.warpers(),
+    plan = PatchDecodingPlan(steps, model.speech_embedding_table(), order, sampler, sampler.warpers(),
                              config.patch_size, config.num_codebooks, plan_key(model, sampler))
     # Fixed addresses for the plan's tensors, like the weights': CUDA graphs then read them in place instead of
     # copying them into the graph's inputs on every replay.
