@@ -13,7 +13,7 @@ import json
 import logging
 import os
 
-from modeling_mimo_audio.cli import UsageError, check_output_dir, check_path, check_positive, check_source_path
+from modeling_mimo_audio.cli_arguments import UsageError, check_output_dir, check_path, check_positive, check_source_path
 
 TASKS = {
     "asr": "ASR word / character error rate (LibriSpeech, AISHELL-1)",

@@ -1,153 +1,124 @@
 """MiMo-Audio for Hugging Face transformers.
 
-``import modeling_mimo_audio`` is the package's one public entry point: it re-exports the
-configurations, models, feature extractor and processor, and registers them with the
-transformers Auto classes (and the ``"mimo-audio"`` pipeline) so that ``AutoConfig`` /
-``AutoModel...`` / ``AutoProcessor`` / ``AutoFeatureExtractor`` / ``pipeline`` resolve MiMo-Audio
-folders. Registering twice (re-import, reload) is harmless.
+``import modeling_mimo_audio`` is the package's one public entry point: it re-exports the configurations, models,
+feature extractor, processor, streamer and pipeline, and registers them with the transformers Auto classes (and the
+``"mimo-audio"`` pipeline) so that ``AutoConfig`` / ``AutoModel...`` / ``AutoProcessor`` / ``AutoFeatureExtractor``
+/ ``pipeline`` resolve MiMo-Audio folders. Registering twice (re-import, reload) is harmless.
+
+The re-exports are lazy, as transformers' own ``_LazyModule`` makes its names: a name's module is imported the first
+time the name is used, so this file imports nothing of ``processing`` (or the command line) itself, and the model
+files of this package import nothing above them. Registration cannot wait: transformers' Auto mappings take the
+classes themselves. So the model side (configs, LM, codec) is registered here, and ``import processing`` at the end
+registers the processing side (processor, feature extractor, the task models of transformers' pipelines, the
+``"mimo-audio"`` pipeline); whichever of the two packages is imported first, both end up registered.
 """
+
+import importlib
 
 __version__ = "0.1.0"
 
-# Codec (MiMo-Audio-Tokenizer) and its feature extractor.
-from processing.feature_extraction_mimo_audio import MiMoAudioFeatureExtractor
+# Public name -> the module that defines it.
+_EXPORTS = {
+    # processing.feature_extraction_mimo_audio
+    "MiMoAudioFeatureExtractor": "processing.feature_extraction_mimo_audio",
+    # modeling_mimo_audio.configuration_mimo_audio_tokenizer
+    "MiMoAudioTokenizerConfig": "modeling_mimo_audio.configuration_mimo_audio_tokenizer",
+    # modeling_mimo_audio.modeling_mimo_audio_tokenizer
+    "MiMoAudioTokenizerDecoderOutput": "modeling_mimo_audio.modeling_mimo_audio_tokenizer",
+    "MiMoAudioTokenizerEncoderOutput": "modeling_mimo_audio.modeling_mimo_audio_tokenizer",
+    "MiMoAudioTokenizerModel": "modeling_mimo_audio.modeling_mimo_audio_tokenizer",
+    "MiMoAudioTokenizerPreTrainedModel": "modeling_mimo_audio.modeling_mimo_audio_tokenizer",
+    # modeling_mimo_audio.streaming_mimo_audio_tokenizer
+    "MiMoAudioTokenizerStreamingDecoder": "modeling_mimo_audio.streaming_mimo_audio_tokenizer",
+    # modeling_mimo_audio.configuration_mimo_audio
+    "MiMoAudioConfig": "modeling_mimo_audio.configuration_mimo_audio",
+    # modeling_mimo_audio.generation_mimo_audio
+    "MiMoAudioGenerateOutput": "modeling_mimo_audio.generation_mimo_audio",
+    # modeling_mimo_audio.layout_mimo_audio
+    "interleaved_to_patches": "modeling_mimo_audio.layout_mimo_audio",
+    "patches_to_interleaved": "modeling_mimo_audio.layout_mimo_audio",
+    # modeling_mimo_audio.modeling_mimo_audio
+    "MiMoAudioCausalLMOutputWithPast": "modeling_mimo_audio.modeling_mimo_audio",
+    "MiMoAudioForCausalLM": "modeling_mimo_audio.modeling_mimo_audio",
+    "MiMoAudioForConditionalGeneration": "modeling_mimo_audio.modeling_mimo_audio",
+    "MiMoAudioPreTrainedModel": "modeling_mimo_audio.modeling_mimo_audio",
+    # processing.generation_presets
+    "GENERATION_PRESETS": "processing.generation_presets",
+    "get_generation_preset": "processing.generation_presets",
+    # processing.pipeline_mimo_audio
+    "GenerationProgressBar": "processing.pipeline_mimo_audio",
+    "MiMoAudioPipeline": "processing.pipeline_mimo_audio",
+    # processing.processing_mimo_audio
+    "MiMoAudioProcessor": "processing.processing_mimo_audio",
+    # processing.streaming_mimo_audio
+    "MiMoAudioStreamChunk": "processing.streaming_mimo_audio",
+    "MiMoAudioStreamer": "processing.streaming_mimo_audio",
+    # processing.prompts_mimo_audio
+    "TASK_CHAT_TEMPLATE_KWARGS": "processing.prompts_mimo_audio",
+    "asr_conversation": "processing.prompts_mimo_audio",
+    "audio_understanding_conversation": "processing.prompts_mimo_audio",
+    "in_context_learning_s2s_prompt": "processing.prompts_mimo_audio",
+    "speech_continuation_prompt": "processing.prompts_mimo_audio",
+    "speech_to_text_dialogue_conversation": "processing.prompts_mimo_audio",
+    "spoken_dialogue_conversation": "processing.prompts_mimo_audio",
+    "text_dialogue_conversation": "processing.prompts_mimo_audio",
+    "tts_conversation": "processing.prompts_mimo_audio",
+    # processing.tokenization_mimo_audio
+    "build_tiny_tokenizer": "processing.tokenization_mimo_audio",
+    "ensure_mimo_special_tokens": "processing.tokenization_mimo_audio",
+    "mimo_special_token_ids": "processing.tokenization_mimo_audio",
+    # processing.task_models_mimo_audio
+    "MiMoAudioForSpeechRecognition": "processing.task_models_mimo_audio",
+    "MiMoAudioForTextToSpeech": "processing.task_models_mimo_audio",
+    "MiMoAudioSpeechOutput": "processing.task_models_mimo_audio",
+    "MiMoAudioTranscriptionOutput": "processing.task_models_mimo_audio",
+    # modeling_mimo_audio.mini
+    "MINI_MODEL_DIR": "modeling_mimo_audio.mini",
+    "mini_audio_tokenizer_path": "modeling_mimo_audio.mini",
+    "mini_model_available": "modeling_mimo_audio.mini",
+    "mini_model_path": "modeling_mimo_audio.mini",
+    # modeling_mimo_audio.tiny
+    "build_tiny_model_set": "modeling_mimo_audio.tiny",
+}
 
-from .configuration_mimo_audio_tokenizer import MiMoAudioTokenizerConfig
-from .modeling_mimo_audio_tokenizer import (
-    MiMoAudioTokenizerDecoderOutput,
-    MiMoAudioTokenizerEncoderOutput,
-    MiMoAudioTokenizerModel,
-    MiMoAudioTokenizerPreTrainedModel,
-)
-from .streaming_mimo_audio_tokenizer import MiMoAudioTokenizerStreamingDecoder
-
-# Language model.
-from .configuration_mimo_audio import MiMoAudioConfig
-from .generation_mimo_audio import MiMoAudioGenerateOutput
-from .layout_mimo_audio import interleaved_to_patches, patches_to_interleaved
-from .modeling_mimo_audio import (
-    MiMoAudioCausalLMOutputWithPast,
-    MiMoAudioForCausalLM,
-    MiMoAudioForConditionalGeneration,
-    MiMoAudioPreTrainedModel,
-)
-
-# Processor, task prompts, generation presets, pipeline.
-from processing.generation_presets import GENERATION_PRESETS, get_generation_preset
-from processing.pipeline_mimo_audio import GenerationProgressBar, MiMoAudioPipeline
-from processing.processing_mimo_audio import MiMoAudioProcessor
-from processing.streaming_mimo_audio import MiMoAudioStreamChunk, MiMoAudioStreamer
-from processing.prompts_mimo_audio import (
-    TASK_CHAT_TEMPLATE_KWARGS,
-    asr_conversation,
-    audio_understanding_conversation,
-    in_context_learning_s2s_prompt,
-    speech_continuation_prompt,
-    speech_to_text_dialogue_conversation,
-    spoken_dialogue_conversation,
-    text_dialogue_conversation,
-    tts_conversation,
-)
-from processing.tokenization_mimo_audio import build_tiny_tokenizer, ensure_mimo_special_tokens, mimo_special_token_ids
-
-# transformers' own task pipelines (text-to-speech, ASR): task subclasses of the LM that run through the processor.
-from .task_models_mimo_audio import (
-    MiMoAudioForSpeechRecognition,
-    MiMoAudioForTextToSpeech,
-    MiMoAudioSpeechOutput,
-    MiMoAudioTranscriptionOutput,
-)
-
-from .mini import MINI_MODEL_DIR, mini_audio_tokenizer_path, mini_model_available, mini_model_path
-from .tiny import build_tiny_model_set
+__all__ = sorted(_EXPORTS)
 
 
-def _register_auto_classes():
+def __getattr__(name):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))
+
+
+def _register_model_classes():
     from transformers import (
         AutoConfig,
-        AutoFeatureExtractor,
         AutoModel,
         AutoModelForAudioTokenization,
         AutoModelForCausalLM,
-        AutoModelForCTC,
         AutoModelForMultimodalLM,
-        AutoModelForSpeechSeq2Seq,
-        AutoModelForTextToWaveform,
-        AutoProcessor,
     )
-    from transformers.pipelines import PIPELINE_REGISTRY
+
+    from .configuration_mimo_audio import MiMoAudioConfig
+    from .configuration_mimo_audio_tokenizer import MiMoAudioTokenizerConfig
+    from .modeling_mimo_audio import MiMoAudioForConditionalGeneration
+    from .modeling_mimo_audio_tokenizer import MiMoAudioTokenizerModel
 
     AutoConfig.register("mimo_audio_tokenizer", MiMoAudioTokenizerConfig, exist_ok=True)
     AutoModel.register(MiMoAudioTokenizerConfig, MiMoAudioTokenizerModel, exist_ok=True)
     AutoModelForAudioTokenization.register(MiMoAudioTokenizerConfig, MiMoAudioTokenizerModel, exist_ok=True)
-    AutoFeatureExtractor.register(MiMoAudioTokenizerConfig, MiMoAudioFeatureExtractor, exist_ok=True)
-
     AutoConfig.register("mimo_audio", MiMoAudioConfig, exist_ok=True)
     for auto_class in (AutoModel, AutoModelForCausalLM, AutoModelForMultimodalLM):
         auto_class.register(MiMoAudioConfig, MiMoAudioForConditionalGeneration, exist_ok=True)
-    # transformers' text-to-speech / ASR pipelines load these task classes (same weights, the folder's processor).
-    AutoModelForTextToWaveform.register(MiMoAudioConfig, MiMoAudioForTextToSpeech, exist_ok=True)
-    for auto_class in (AutoModelForCTC, AutoModelForSpeechSeq2Seq):
-        auto_class.register(MiMoAudioConfig, MiMoAudioForSpeechRecognition, exist_ok=True)
-    AutoProcessor.register(MiMoAudioConfig, MiMoAudioProcessor, exist_ok=True)
-    AutoFeatureExtractor.register(MiMoAudioConfig, MiMoAudioFeatureExtractor, exist_ok=True)
-
-    # The registry has no exist_ok: register unless this very class (e.g. before a reload) is there already.
-    registered = PIPELINE_REGISTRY.supported_tasks.get("mimo-audio", {}).get("impl")
-    if registered is None or registered.__qualname__ != MiMoAudioPipeline.__qualname__:
-        PIPELINE_REGISTRY.register_pipeline(
-            "mimo-audio",
-            pipeline_class=MiMoAudioPipeline,
-            pt_model=MiMoAudioForConditionalGeneration,
-            # `pipeline("mimo-audio")` without a model opens the miniature shipped in the package (local, no download).
-            default={"model": (MINI_MODEL_DIR, None)},
-            type="multimodal",
-        )
 
 
-_register_auto_classes()
+_register_model_classes()
 
-__all__ = [
-    "GENERATION_PRESETS",
-    "GenerationProgressBar",
-    "MiMoAudioCausalLMOutputWithPast",
-    "MiMoAudioConfig",
-    "MiMoAudioFeatureExtractor",
-    "MiMoAudioForCausalLM",
-    "MiMoAudioForConditionalGeneration",
-    "MiMoAudioForSpeechRecognition",
-    "MiMoAudioForTextToSpeech",
-    "MiMoAudioGenerateOutput",
-    "MiMoAudioPipeline",
-    "MiMoAudioPreTrainedModel",
-    "MiMoAudioProcessor",
-    "MiMoAudioSpeechOutput",
-    "MiMoAudioStreamChunk",
-    "MiMoAudioStreamer",
-    "MiMoAudioTokenizerConfig",
-    "MiMoAudioTokenizerDecoderOutput",
-    "MiMoAudioTokenizerEncoderOutput",
-    "MiMoAudioTokenizerModel",
-    "MiMoAudioTranscriptionOutput",
-    "MiMoAudioTokenizerPreTrainedModel",
-    "MiMoAudioTokenizerStreamingDecoder",
-    "TASK_CHAT_TEMPLATE_KWARGS",
-    "asr_conversation",
-    "audio_understanding_conversation",
-    "build_tiny_model_set",
-    "build_tiny_tokenizer",
-    "ensure_mimo_special_tokens",
-    "get_generation_preset",
-    "in_context_learning_s2s_prompt",
-    "interleaved_to_patches",
-    "mimo_special_token_ids",
-    "mini_audio_tokenizer_path",
-    "mini_model_available",
-    "mini_model_path",
-    "patches_to_interleaved",
-    "speech_continuation_prompt",
-    "speech_to_text_dialogue_conversation",
-    "spoken_dialogue_conversation",
-    "text_dialogue_conversation",
-    "tts_conversation",
-]
+import processing  # noqa: E402,F401  (registers the processing side: see the module docstring)

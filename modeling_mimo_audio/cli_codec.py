@@ -12,7 +12,7 @@ the shipped miniature MiMo-Audio is used.
 import os
 import sys
 
-from .cli import UsageError, check_audio_file, check_device, check_path, check_positive
+from .cli_arguments import UsageError, check_audio_file, check_device, check_path, check_positive
 
 __all__ = ["add_subparsers"]
 

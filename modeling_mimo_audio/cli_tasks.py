@@ -8,7 +8,7 @@ unless `--model` names another checkpoint: a converted folder / Hub id, an upstr
 import os
 import sys
 
-from .cli import (
+from .cli_arguments import (
     UsageError,
     check_audio_file,
     check_device,

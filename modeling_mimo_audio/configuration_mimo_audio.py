@@ -3,7 +3,7 @@
 from transformers import Qwen2Config
 from transformers.utils import logging
 
-from processing.config_checks import check_int, check_int_list, check_number
+from .config_checks import check_int, check_int_list, check_number
 
 
 logger = logging.get_logger(__name__)

@@ -2,7 +2,7 @@
 
 from transformers import PreTrainedConfig
 
-from processing.config_checks import check_int, check_int_list, check_mel_front_end, check_number
+from .config_checks import check_int, check_int_list, check_mel_front_end, check_number
 
 # Codebook sizes of the released MiMo-Audio-Tokenizer: two 1024-entry layers, then eighteen of 128.
 RELEASED_CODEBOOK_SIZES = (1024, 1024) + (128,) * 18

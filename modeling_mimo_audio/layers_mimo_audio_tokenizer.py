@@ -1,6 +1,7 @@
 """Building blocks of the MiMo-Audio tokenizer: masks, RoPE, attention, transformer layer, transposed
 convolutions and the ISTFT head. Every block takes per-clip `lengths` so padding never reaches a clip's frames."""
 
+import numpy as np
 import torch
 from torch import nn
 from transformers.activations import ACT2FN
@@ -14,6 +15,15 @@ ATTENTION_BLOCK_SIZE = 2048
 # ----------------------------------------------------------------------------------------------------------------
 # Small pure helpers (unit-tested on their own)
 # ----------------------------------------------------------------------------------------------------------------
+
+
+def as_tensor(value, name: str) -> torch.Tensor:
+    """Tensors pass through; numpy arrays are converted; anything else is a TypeError naming the argument."""
+    if isinstance(value, torch.Tensor):
+        return value
+    if isinstance(value, np.ndarray) and value.dtype != object:
+        return torch.from_numpy(np.ascontiguousarray(value))
+    raise TypeError(f"`{name}` must be a torch.Tensor (or numpy array), got {type(value).__name__}")
 
 
 def lengths_to_mask(lengths: torch.Tensor, max_length: int) -> torch.Tensor:

@@ -33,6 +33,7 @@ from .layers_mimo_audio_tokenizer import (
     MiMoAudioTokenizerISTFTHead,
     MiMoAudioTokenizerRotary,
     MiMoAudioTokenizerTransformerLayer,
+    as_tensor,
     encoder_output_lengths,
     lengths_to_mask,
     make_norm,
@@ -41,6 +42,7 @@ from .layers_mimo_audio_tokenizer import (
 )
 from .quantization_mimo_audio_tokenizer import MiMoAudioTokenizerCodebook, MiMoAudioTokenizerQuantizer
 from .safetensors_only import SafetensorsOnlyMixin
+from .streaming_mimo_audio_tokenizer import MiMoAudioTokenizerStreamingDecoder
 
 # Upstream's inference pipeline encodes long audio in independent 60 s segments (6000 mel frames -> 1500 codes).
 ENCODE_SEGMENT_FRAMES = 6000
@@ -78,15 +80,6 @@ class MiMoAudioTokenizerOutput(ModelOutput):
     audio_codes_mask: torch.LongTensor | None = None
     audio_values: torch.FloatTensor | None = None
     audio_values_mask: torch.LongTensor | None = None
-
-
-def as_tensor(value, name: str) -> torch.Tensor:
-    """Tensors pass through; numpy arrays are converted; anything else is a TypeError naming the argument."""
-    if isinstance(value, torch.Tensor):
-        return value
-    if isinstance(value, np.ndarray) and value.dtype != object:
-        return torch.from_numpy(np.ascontiguousarray(value))
-    raise TypeError(f"`{name}` must be a torch.Tensor (or numpy array), got {type(value).__name__}")
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -500,8 +493,6 @@ class MiMoAudioTokenizerModel(MiMoAudioTokenizerPreTrainedModel):
         emitted point up to `lookahead_frames` frames before the end; `push(..., last=True)` returns the rest.
         Defaults are upstream's 250 (10 s) and 40 (1.6 s, the vocoder's right receptive field).
         """
-        from .streaming_mimo_audio_tokenizer import MiMoAudioTokenizerStreamingDecoder
-
         return MiMoAudioTokenizerStreamingDecoder(self, left_context_frames, lookahead_frames)
 
 

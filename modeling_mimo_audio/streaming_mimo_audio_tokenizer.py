@@ -2,6 +2,8 @@
 
 import torch
 
+from .layers_mimo_audio_tokenizer import as_tensor
+
 
 class MiMoAudioTokenizerStreamingDecoder:
     """
@@ -49,8 +51,6 @@ class MiMoAudioTokenizerStreamingDecoder:
             `torch.FloatTensor` of shape `[samples]` (possibly empty), on the model's device.
         """
         model = self.model
-        from .modeling_mimo_audio_tokenizer import as_tensor
-
         audio_codes_chunk = as_tensor(audio_codes_chunk, "audio_codes_chunk")
         if audio_codes_chunk.ndim == 3:
             if audio_codes_chunk.shape[0] != 1:

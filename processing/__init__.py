@@ -26,3 +26,7 @@ from .tokenization_mimo_audio import (
     load_mimo_audio_tokenizer,
     mimo_special_token_ids,
 )
+
+from .auto_registration import register_processing_classes
+
+register_processing_classes()

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from transformers.utils import logging
 
-from .config_checks import check_sampling_rate
+from modeling_mimo_audio.config_checks import check_sampling_rate
 from .feature_extraction_mimo_audio import to_mono_waveform
 from .resampling import resample_waveform
 

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from transformers import BatchFeature, SequenceFeatureExtractor
 
-from .config_checks import check_mel_front_end, check_number, check_sampling_rate
+from modeling_mimo_audio.config_checks import check_mel_front_end, check_number, check_sampling_rate
 from .resampling import resample_waveform, uses_polyphase
 
 logger = logging.getLogger(__name__)

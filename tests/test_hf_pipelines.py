@@ -10,9 +10,9 @@ from transformers import AutoModelForCTC, AutoModelForSpeechSeq2Seq, AutoModelFo
 import modeling_mimo_audio  # noqa: F401  (registers the classes)
 from modeling_mimo_audio import MiMoAudioForConditionalGeneration
 from modeling_mimo_audio.demo import synthesize_clip
-from modeling_mimo_audio import task_models_mimo_audio
-from modeling_mimo_audio.task_models_mimo_audio import MiMoAudioForSpeechRecognition, MiMoAudioForTextToSpeech
-from modeling_mimo_audio.task_models_mimo_audio import transcript_logits
+from processing import task_models_mimo_audio
+from processing.task_models_mimo_audio import MiMoAudioForSpeechRecognition, MiMoAudioForTextToSpeech
+from processing.task_models_mimo_audio import transcript_logits
 from processing.pipeline_mimo_audio import _RequestBatch
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

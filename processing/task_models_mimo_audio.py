@@ -24,8 +24,7 @@ ASR, the feature extractor) passed with an in-memory model: `pipeline("text-to-s
 processor=processor, tokenizer=processor.tokenizer)`. The `any-to-any` pipeline needs no subclass: it renders chat
 messages with the processor and decodes with `MiMoAudioProcessor.post_process_multimodal_output`.
 
-Like the command line, the demo and the tiny builders, this module sits above `processing` in the import graph (the
-model files below it import nothing from `processing`).
+It lives in `processing` (above the processor it runs) so that the model files import nothing from `processing`.
 """
 
 from __future__ import annotations
@@ -35,9 +34,9 @@ from dataclasses import dataclass
 import torch
 from transformers.modeling_outputs import ModelOutput
 
-from processing.processing_mimo_audio import MiMoAudioProcessor
+from modeling_mimo_audio.modeling_mimo_audio import MiMoAudioForConditionalGeneration
 
-from .modeling_mimo_audio import MiMoAudioForConditionalGeneration
+from .processing_mimo_audio import MiMoAudioProcessor
 
 
 __all__ = ["MiMoAudioForTextToSpeech", "MiMoAudioForSpeechRecognition", "MiMoAudioSpeechOutput",
@@ -128,7 +127,7 @@ class _WithProcessor:
         return self._processor
 
     def _run_task(self, requests: list[dict], generate_kwargs: dict) -> list[dict]:
-        from processing.pipeline_mimo_audio import MiMoAudioPipeline
+        from .pipeline_mimo_audio import MiMoAudioPipeline
 
         # The pipeline calls `self.generate` with the task prompt, which holds MiMo special tokens: that call goes
         # to MiMoAudioForConditionalGeneration.generate (see `_is_prompt`).
@@ -146,7 +145,7 @@ class _WithProcessor:
             else:
                 from transformers import AutoTokenizer
 
-                from processing.tokenization_mimo_audio import mimo_special_token_ids
+                from .tokenization_mimo_audio import mimo_special_token_ids
 
                 try:
                     tokenizer = AutoTokenizer.from_pretrained(self.name_or_path)
