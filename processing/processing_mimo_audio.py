@@ -20,10 +20,9 @@ from .prompts_mimo_audio import (
     TARGET_END,
     AudioSegment,
     TextSegment,
-    pad_codes_to_patches,
     parse_prompt_markup,
-    streaming_chunks,
 )
+from .segment_layout import SegmentLayout, clip_to_patches
 from .text_escaping import ESCAPE_OPEN, escape_conversation, tokenize_markup_text
 from .tokenization_mimo_audio import ensure_mimo_special_tokens, mimo_special_token_ids
 
@@ -219,7 +218,8 @@ class MiMoAudioProcessor(ProcessorMixin):
     # ------------------------------------------------------------------ audio inputs
     def _read_codes(self, value, layout, where: str) -> torch.Tensor:
         """
-        Precomputed codes -> LongTensor `[frames, C]`. Both layouts are read, told apart by which axis has the
+        Precomputed codes -> LongTensor `[C, frames]` (the codec's layout, the one the layout engine takes). Both
+        layouts are read, told apart by which axis has the
         `C` codebooks: `[frames, C]` (time first) and the codec's own `[C, frames]` (what `mimo-audio codec encode`
         writes). A `[C, C]` array is ambiguous and needs `"codes_layout": "frames_codebooks"` or
         `"codebooks_frames"` in its part. Every code must lie in its codebook, `[0, speech_empty_ids[c])`.
@@ -249,19 +249,19 @@ class MiMoAudioProcessor(ProcessorMixin):
             layout = layouts[0] if codes.shape[1] == c else layouts[1]
         if codes.shape[1 if layout == layouts[0] else 0] != c:
             raise ValueError(f"{name} has shape {tuple(codes.shape)}, which is not {layout} with {c} codebooks")
-        codes = (codes if layout == layouts[0] else codes.T).long()
-        sizes = torch.tensor(self.speech_empty_ids, device=codes.device)
+        codes = (codes.T if layout == layouts[0] else codes).long()
+        sizes = torch.tensor(self.speech_empty_ids, device=codes.device)[:, None]
         bad = (codes < 0) | (codes >= sizes)
         if bool(bad.any()):
-            frame, channel = (int(i) for i in bad.nonzero()[0])
+            channel, frame = (int(i) for i in bad.nonzero()[0])
             raise ValueError(
-                f"{name} holds {int(codes[frame, channel])} at frame {frame} of codebook {channel}, outside "
+                f"{name} holds {int(codes[channel, frame])} at frame {frame} of codebook {channel}, outside "
                 f"[0, {self.speech_empty_ids[channel]})"
             )
         return codes
 
     def _load_audio_item(self, item, sampling_rate, where: str = "an audio part"):
-        """-> ("codes", LongTensor [frames, C]) or ("wave", float32 ndarray at the extractor's rate)."""
+        """-> ("codes", LongTensor [C, frames]) or ("wave", float32 ndarray at the extractor's rate)."""
         if isinstance(item, dict):
             if "audio_codes" in item:
                 return "codes", self._read_codes(item["audio_codes"], item.get("codes_layout"), where)
@@ -298,12 +298,12 @@ class MiMoAudioProcessor(ProcessorMixin):
         if self.audio_tokenizer is None:
             raise ValueError(
                 "waveform audio needs the codec: build the processor with `audio_tokenizer=` or pass precomputed "
-                "codes as {'audio_codes': LongTensor [frames, 8]}"
+                "codes as {'audio_codes': LongTensor [8, frames]} (the codec's layout; [frames, 8] is read too)"
             )
         codes = encode_waveforms(
             self.audio_tokenizer, self.feature_extractor, waveforms, self.sampling_rate, self.num_codebooks
         )
-        return [pad_codes_to_patches(clip.T.long(), self.patch_size) for clip in codes]
+        return [clip_to_patches(clip, self.patch_size, self.num_codebooks) for clip in codes]
 
     def _prepare_audio(self, audio_per_sample, rate):
         """Nested list of audio items -> nested list of `[num_patches, patch_size, C]` tensors (one codec call)."""
@@ -315,44 +315,19 @@ class MiMoAudioProcessor(ProcessorMixin):
         encoded = iter(self.encode_audio(waves))
         return [
             [
-                next(encoded) if kind == "wave" else pad_codes_to_patches(value, self.patch_size)
+                next(encoded) if kind == "wave" else clip_to_patches(value, self.patch_size, self.num_codebooks)
                 for kind, value in sample
             ]
             for sample in loaded
         ]
 
     # ------------------------------------------------------------------ layout
-    def _layout(self, segments, text_ids, clips):
-        """One row: segments -> (token ids [P], {position: patch [patch_size, C]}, target flags [P])."""
+    def _layout(self, segments, text_ids, clips) -> SegmentLayout:
+        """One row's segments -> its positions (the layout engine the training formats share)."""
         ids = self.special_ids
-        tokens, targets, patch_at = [], [], {}
-        for segment in segments:
-            if isinstance(segment, TextSegment):
-                piece = text_ids[id(segment)]
-                tokens += piece
-                targets += [segment.target] * len(piece)
-                continue
-            patches = clips[segment.audio_index]
-            start = len(tokens)
-            if isinstance(segment, AudioSegment):
-                tokens.append(ids["sosp"])
-                for p in range(patches.shape[0]):
-                    patch_at[len(tokens)] = patches[p]
-                    tokens.append(ids["empty"])
-                if segment.close:
-                    tokens.append(ids["eosp"])
-            else:
-                tokens.append(ids["sostm"])
-                for kind, chunk in streaming_chunks(text_ids[id(segment)], patches.shape[0], ids["eot"]):
-                    if kind == "text":
-                        tokens += chunk
-                    else:
-                        for p in chunk:
-                            patch_at[len(tokens)] = patches[p]
-                            tokens.append(ids["empty"])
-                tokens.append(ids["eostm"])
-            targets += [segment.target] * (len(tokens) - start)
-        return tokens, patch_at, targets
+        layout = SegmentLayout(empty=ids["empty"], sosp=ids["sosp"], eosp=ids["eosp"], sostm=ids["sostm"],
+                               eostm=ids["eostm"], eot=ids["eot"])
+        return layout.add_segments(segments, lambda segment: text_ids[id(segment)], clips)
 
     def empty_patch(self) -> torch.Tensor:
         """`[1, patch_size, C]` patch of per-codebook empty ids (what text positions hold in `audio_codes`)."""
@@ -441,7 +416,7 @@ class MiMoAudioProcessor(ProcessorMixin):
 
     def _pad(self, rows, return_labels, padding_side):
         # Built in numpy and converted once: many small torch allocations are slow on some hosts.
-        length = max(len(tokens) for tokens, _, _ in rows)
+        length = max(len(row) for row in rows)
         batch = len(rows)
         pad_id = self.tokenizer.pad_token_id
         if pad_id is None:
@@ -451,15 +426,15 @@ class MiMoAudioProcessor(ProcessorMixin):
         audio_codes[...] = np.asarray(self.speech_empty_ids, dtype=np.int64)
         attention_mask = np.zeros((batch, length), dtype=np.int64)
         labels = np.full((batch, length), -100, dtype=np.int64)
-        for b, (tokens, patch_at, targets) in enumerate(rows):
-            n = len(tokens)
+        for b, row in enumerate(rows):
+            n = len(row)
             offset = length - n if padding_side == "left" else 0
-            input_ids[b, offset : offset + n] = tokens
+            input_ids[b, offset : offset + n] = row.tokens
             attention_mask[b, offset : offset + n] = 1
-            labels[b, offset : offset + n] = np.where(targets, tokens, -100) if n else []
-            if patch_at:
-                positions = np.fromiter(patch_at.keys(), dtype=np.int64, count=len(patch_at))
-                audio_codes[b, offset + positions] = torch.stack(list(patch_at.values())).numpy()
+            labels[b, offset : offset + n] = np.where(row.targets, row.tokens, -100) if n else []
+            if row.patches:
+                positions = np.asarray(row.patch_positions, dtype=np.int64)
+                audio_codes[b, offset + positions] = torch.stack(row.patches).numpy()
         data = {
             "input_ids": torch.from_numpy(input_ids),
             "audio_codes": torch.from_numpy(audio_codes),

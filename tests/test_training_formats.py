@@ -249,14 +249,16 @@ def test_conversation_examples_match_the_processor_layout():
     ]
     example = conversation_example(conversation, special, tokenize)
     batch = MiMoAudioDataCollator(special, pad_token_id=processor.tokenizer.pad_token_id)([example])
-    # The processor takes precomputed codes time-first ([frames, 8]).
-    as_processor = [
+    # One clip layout, the codec's [8, frames], for both; the processor also reads time-first codes.
+    time_first = [
         dict(m, content=[dict(p, audio_codes=p["audio_codes"].T) if p.get("type") == "audio" else p
                          for p in m["content"]]) if isinstance(m["content"], list) else m
         for m in conversation
     ]
-    reference = processor.apply_chat_template([as_processor], return_labels=True)
+    reference = processor.apply_chat_template([conversation], return_labels=True)
+    from_time_first = processor.apply_chat_template([time_first], return_labels=True)
     for key in ("input_ids", "labels", "audio_codes"):
+        assert torch.equal(from_time_first[key], reference[key]), key
         assert torch.equal(batch[key], reference[key]), key
 
 
@@ -272,3 +274,14 @@ def test_pretraining_task_formats_train_everywhere(tok):
     streaming = [ids["sostm"]] + tokenize("Hi") + [ids["eot"], ids["empty"], ids["empty"], ids["eostm"]]
     assert tts["input_ids"] == tts["labels"] == tokenize("Hi") + streaming
     assert len(tts["audio_patches"]) == 2 * 32
+
+
+def test_processor_and_formats_share_one_layout_engine():
+    """Not two implementations that happen to agree: both lay out positions with `SegmentLayout`."""
+    from processing import processing_mimo_audio, segment_layout
+    from training_recipes import formats
+
+    assert formats.SegmentLayout is segment_layout.SegmentLayout
+    assert processing_mimo_audio.SegmentLayout is segment_layout.SegmentLayout
+    assert formats.clip_to_patches is segment_layout.clip_to_patches is processing_mimo_audio.clip_to_patches
+    assert isinstance(SequenceBuilder(TOY).layout, segment_layout.SegmentLayout)

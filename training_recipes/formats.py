@@ -12,11 +12,12 @@ An *example* is a plain dict that Arrow stores as it is and that [`MiMoAudioData
 
 Clip codes enter as `[num_codebooks, frames]` (the codec's `audio_codes[b]` layout; the first 8 channels are kept).
 
-The layout is the processor's: conversations go through the processor's chat template into prompt markup and
-`processing.prompts_mimo_audio.parse_prompt_markup` cuts it into segments (each tokenized on its own, so BPE never
+The layout is the processor's, by the same code: `SequenceBuilder` appends segments with
+`processing.segment_layout.SegmentLayout`, the engine `MiMoAudioProcessor` lays out prompts with. Conversations go
+through the processor's chat template into prompt markup and `processing.prompts_mimo_audio.parse_prompt_markup`
+cuts it into segments (each tokenized on its own, so BPE never
 merges across segment boundaries; spec A.3); the task conversations come from the processor's prompt builders
-(`asr_conversation`, `tts_conversation`, ...). Only the step from segments to positions with *given codes* (no
-codec) and *labels* lives here.
+(`asr_conversation`, `tts_conversation`, ...). What lives here is the choice of segments per task and the labels.
 """
 
 from __future__ import annotations
@@ -35,15 +36,13 @@ from processing.prompts_mimo_audio import (
     TARGET_END,
     AudioSegment,
     StreamingSegment,
-    TextSegment,
     asr_conversation,
     audio_understanding_conversation,
-    pad_codes_to_patches,
     parse_prompt_markup,
-    streaming_chunks,
     streaming_markup,
     tts_conversation,
 )
+from processing.segment_layout import SegmentLayout, clip_to_patches
 from processing.text_escaping import escape_conversation, unescape_text
 
 # Control characters of the prompt markup: in message text they are text (escaped before rendering, restored when
@@ -117,33 +116,20 @@ class SpecialTokenIds:
         )
 
 
-def clip_to_patches(codes, patch_size: int = 4, num_codebooks: int = 8) -> torch.Tensor:
-    """`[channels>=num_codebooks, frames]` clip codes -> `[num_patches, patch_size, num_codebooks]` patches.
-
-    The last frame is repeated until the frame count is a multiple of `patch_size` (upstream's padding).
-    """
-    codes = torch.as_tensor(codes)
-    if codes.dim() != 2 or codes.shape[0] < num_codebooks or codes.shape[1] == 0:
-        raise ValueError(
-            f"audio codes must be [num_codebooks>={num_codebooks}, frames>0] (the codec's per-clip layout), "
-            f"got shape {tuple(codes.shape)}"
-        )
-    return pad_codes_to_patches(codes[:num_codebooks].T.long(), patch_size)
-
-
 class SequenceBuilder:
-    """Appends segments (spec A.3) and records which positions are targets.
+    """Appends segments (spec A.3) with the processor's layout engine (`processing.segment_layout.SegmentLayout`)
+    and builds the example: labels at the target positions, the patches flattened.
 
     `tokenize` maps a string to text ids without special tokens added (`tokenizer(text, add_special_tokens=False)`);
-    it is called once per text segment. Text may also be given as a list of ids.
+    it is called once per text segment. Text may also be given as a list of ids. Clip codes are `[num_codebooks,
+    frames]`, the codec's layout.
     """
 
     def __init__(self, special: SpecialTokenIds, tokenize: Callable[[str], list[int]] | None = None):
         self.special = special
         self.tokenize = tokenize
-        self.input_ids: list[int] = []
-        self.labels: list[int] = []
-        self.patches: list[torch.Tensor] = []
+        self.layout = SegmentLayout(empty=special.empty, sosp=special.sosp, eosp=special.eosp,
+                                    sostm=special.sostm, eostm=special.eostm, eot=special.eot)
 
     def _ids(self, text) -> list[int]:
         if isinstance(text, str):
@@ -152,51 +138,39 @@ class SequenceBuilder:
             return list(self.tokenize(unescape_text(text)))
         return [int(t) for t in text]
 
-    def _push(self, ids: Sequence[int], target: bool):
-        self.input_ids.extend(ids)
-        self.labels.extend(ids if target else [IGNORE_INDEX] * len(ids))
-
-    def _push_patches(self, patches: torch.Tensor, target: bool):
-        self._push([self.special.empty] * patches.shape[0], target)
-        self.patches.extend(patches)
+    def _patches(self, codes) -> torch.Tensor:
+        return clip_to_patches(codes, self.special.patch_size, self.special.num_codebooks)
 
     def text(self, text, target: bool = True) -> "SequenceBuilder":
         """A text segment: a string (tokenized on its own) or a list of ids."""
-        self._push(self._ids(text), target)
+        self.layout.text(self._ids(text), target)
         return self
 
     def audio(self, codes, target: bool = True, close: bool = True) -> "SequenceBuilder":
         """An audio ("sosp") segment: `<|sosp|>`, one `<|empty|>` per patch, `<|eosp|>` (left open if not `close`)."""
-        patches = clip_to_patches(codes, self.special.patch_size, self.special.num_codebooks)
-        self._push([self.special.sosp], target)
-        self._push_patches(patches, target)
-        if close:
-            self._push([self.special.eosp], target)
+        self.layout.audio(self._patches(codes), target, close=close)
         return self
 
     def streaming(self, transcript, codes, target: bool = True) -> "SequenceBuilder":
         """A streaming ("sostm") segment: `<|sostm|>`, 5-token transcript chunks (`<|eot|>` closing the last one)
         alternating with 5-patch chunks (the processor's `streaming_chunks` order), `<|eostm|>`."""
-        patches = clip_to_patches(codes, self.special.patch_size, self.special.num_codebooks)
-        self._push([self.special.sostm], target)
-        for kind, chunk in streaming_chunks(self._ids(transcript), patches.shape[0], self.special.eot):
-            if kind == "text":
-                self._push(chunk, target)
-            else:
-                self._push_patches(patches[chunk.start : chunk.stop], target)
-        self._push([self.special.eostm], target)
+        self.layout.streaming(self._ids(transcript), self._patches(codes), target)
+        return self
+
+    def segments(self, segments: Sequence, audios: Sequence, all_targets: bool = False) -> "SequenceBuilder":
+        """Parsed prompt segments with the clip codes `[num_codebooks, frames]` of their audio, in order."""
+        clips = [self._patches(codes) for codes in audios]
+        self.layout.add_segments(segments, lambda segment: self._ids(segment.text), clips, all_targets=all_targets)
         return self
 
     def build(self) -> dict:
-        if not self.input_ids:
+        layout = self.layout
+        if not layout.tokens:
             raise ValueError("the example is empty: add at least one segment")
-        if self.patches:
-            patches = torch.stack(self.patches)
-        else:
-            patches = torch.zeros(0, dtype=torch.long)
+        patches = torch.stack(layout.patches) if layout.patches else torch.zeros(0, dtype=torch.long)
         return {
-            "input_ids": list(self.input_ids),
-            "labels": list(self.labels),
+            "input_ids": list(layout.tokens),
+            "labels": [token if target else IGNORE_INDEX for token, target in zip(layout.tokens, layout.targets)],
             "audio_patches": patches.long().flatten().tolist(),
         }
 
@@ -214,15 +188,7 @@ def markup_example(markup: str, audios: Sequence, special: SpecialTokenIds, toke
     used = sum(isinstance(s, (AudioSegment, StreamingSegment)) for s in segments)
     if used != len(audios):
         raise ValueError(f"the markup has {used} audio segment(s) but {len(audios)} clip(s) of codes were given")
-    builder = SequenceBuilder(special, tokenize)
-    for segment in segments:
-        target = train_on_all or segment.target
-        if isinstance(segment, TextSegment):
-            builder.text(segment.text, target)
-        elif isinstance(segment, AudioSegment):
-            builder.audio(audios[segment.audio_index], target, close=segment.close)
-        else:
-            builder.streaming(segment.text, audios[segment.audio_index], target)
+    builder = SequenceBuilder(special, tokenize).segments(segments, audios, all_targets=train_on_all)
     return builder.build()
 
 
