@@ -7,43 +7,18 @@ Each area of the package contributes its own sub-commands through an
 - ``demo``, ``transcribe``, ``speak``, ``chat`` -> :mod:`modeling_mimo_audio.cli_tasks`
 - ``eval TASK``, ``eval compare``   -> :mod:`evaluation.cli`
 
-and holds the one error style every sub-command shares: a failure is one line ``error: <what and which argument>``
-on stderr, with exit status 2 for a usage error (a bad or conflicting argument, a missing or unreadable input path:
-:class:`UsageError`, and argparse's own errors) and 1 for a failure while running (anything else). There is no
-traceback unless ``--debug`` is given (anywhere on the command line). Handlers check their arguments and input paths
-with the helpers of :mod:`modeling_mimo_audio.cli_arguments` before they load any model.
+and runs the chosen one in the one error style every sub-command shares (``error: <what and which argument>`` on
+stderr, exit status 2 for usage errors and 1 for failures, no traceback unless ``--debug``, given anywhere on the
+command line): see :mod:`modeling_mimo_audio.cli_arguments`, whose checks every handler runs before it loads a model.
 """
 
 import argparse
 import sys
 
-from .cli_arguments import (
-    EXIT_FAILURE,
-    EXIT_USAGE,
-    UsageError,
-    check_audio_file,
-    check_device,
-    check_output_dir,
-    check_path,
-    check_positive,
-    check_source_path,
-    run_command,
-)
+from .cli_arguments import EXIT_USAGE, run_command
 
-__all__ = [
-    "EXIT_FAILURE",
-    "EXIT_USAGE",
-    "UsageError",
-    "build_parser",
-    "check_audio_file",
-    "check_device",
-    "check_output_dir",
-    "check_path",
-    "check_positive",
-    "check_source_path",
-    "main",
-    "run_command",
-]
+__all__ = ["build_parser", "main"]
+
 
 class _ArgumentParser(argparse.ArgumentParser):
     """argparse's own usage errors (missing or malformed arguments) in the same one-line style, exit status 2."""

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from modeling_mimo_audio.cli import EXIT_FAILURE, EXIT_USAGE, UsageError, main
+from modeling_mimo_audio.cli import main
+from modeling_mimo_audio.cli_arguments import EXIT_FAILURE, EXIT_USAGE, UsageError
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
