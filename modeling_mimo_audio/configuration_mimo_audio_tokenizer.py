@@ -16,7 +16,8 @@ class MiMoAudioTokenizerConfig(PreTrainedConfig):
     The field names are those of the upstream `config.json` (XiaomiMiMo/MiMo-Audio-Tokenizer), so upstream checkpoint
     folders load as they are. The defaults are the released tokenizer's values (about 1.2B parameters).
 
-    Front end (also read by [`MiMoAudioFeatureExtractor.from_tokenizer_config`]):
+    Args:
+        *Front end* (also read by [`MiMoAudioFeatureExtractor.from_tokenizer_config`]):
         sampling_rate (`int`, defaults to 24000): waveform rate in Hz.
         nfft (`int`, defaults to 960): FFT size of the mel front end and of the vocoder's ISTFT.
         hop_length (`int`, defaults to 240): hop in samples (100 mel frames per second at 24 kHz).
@@ -25,7 +26,7 @@ class MiMoAudioTokenizerConfig(PreTrainedConfig):
         fmin (`float`, defaults to 0): lowest mel frequency in Hz.
         fmax (`float`, *optional*): highest mel frequency in Hz; `None` means `sampling_rate / 2`.
 
-    Encoder:
+        *Encoder*:
         d_model (`int`, defaults to 1280): width of encoder, quantizer and decoder.
         kernel_size (`int`, defaults to 3): kernel of the two input convolutions (both padded by 1).
         stride_size (`int`, defaults to 2): stride of the second input convolution (100 Hz -> 50 Hz).
@@ -40,12 +41,12 @@ class MiMoAudioTokenizerConfig(PreTrainedConfig):
         scale_embedding (`bool`): kept for checkpoint compatibility; upstream computes the scale but never applies
             it, and neither do we.
 
-    Quantizer:
+        *Quantizer*:
         num_quantizers (`int`, defaults to 20): residual VQ layers.
         codebook_size (`list[int]`): entries per layer; a shorter list is extended with its last value.
         threshold_ema_dead_code (`int`, defaults to 2): training-only EMA dead-code threshold (unused at inference).
 
-    Decoder and vocoder:
+        *Decoder and vocoder*:
         decoder_layers, decoder_attention_heads, decoder_ffn_dim: decoder transformer depth, heads and FFN width.
         decoder_kernel_size (`int`, defaults to 3), decoder_stride_size (`int`, defaults to 2): the transposed
             convolution from 50 Hz hidden states to the 100 Hz coarse mel.
@@ -56,7 +57,7 @@ class MiMoAudioTokenizerConfig(PreTrainedConfig):
             (left, right) in 100 Hz frames.
         vocoder_padding (`str`, defaults to `"same"`): ISTFT padding, `"same"` (one hop per frame) or `"center"`.
 
-    Shared:
+        *Shared*:
         activation_function (`str`, defaults to `"gelu"`): transformer FFN activation (the convolutions use GELU).
         ln_type (`str`, defaults to `"LayerNorm"`): `"LayerNorm"` or `"RMSNorm"`.
         rope_theta (`float`, defaults to 10000), rope_type (`str`, only `"default"`): rotary position embedding.
