@@ -416,9 +416,10 @@ class MiMoAudioGenerationMixin(GenerationMixin):
             if any_patch:
                 if static or device.type != "cpu":
                     # Every row: selecting rows would be a host sync on accelerators and would change the shapes a
-                    # compiled graph sees. Contiguous: the prefill's last state is a strided view, and a compiled
-                    # graph guards on strides.
-                    decoded = patch_decoder(self, plan, hidden.contiguous())
+                    # compiled graph sees. Canonical strides: the prefill's last state is a strided view, and a
+                    # compiled graph guards on strides, even of a size-1 batch dimension (which `.contiguous()`
+                    # leaves as it is, so batch 1 compiled the patch decoder twice).
+                    decoded = patch_decoder(self, plan, hidden.clone(memory_format=torch.contiguous_format))
                     all_codes[:, length - 1] = torch.where(needs_patch.view(-1, 1, 1), decoded, empty_patch)
                 else:
                     rows = needs_patch.nonzero().squeeze(-1)

@@ -312,6 +312,18 @@ def test_compiled_static_path_matches_eager():
     assert torch.equal(eager.sequences, compiled.sequences)
     assert torch.equal(eager.audio_codes, compiled.audio_codes)
     assert (compiled.sequences[:, input_ids.shape[1]:] == tester.empty_token_id).any()
+    # Batch 1: the prefill's last state has a batch stride of its own, which must not compile the patch decoder a
+    # second time (a compiled graph guards on strides, even of a size-1 dimension).
+    # Every position a patch, the first one from the prefill's state.
+    one = dict(kwargs, attention_mask=attention_mask[:1],
+               logits_processor=LogitsProcessorList([BiasToken(tester.empty_token_id, 1e4)]))
+    eager = model.generate(input_ids[:1], audio_codes[:1], **one)
+    torch._dynamo.reset()
+    with torch._dynamo.config.patch(error_on_recompile=True):
+        compiled = model.generate(input_ids[:1], audio_codes[:1], cache_implementation="static",
+                                  compile_config=CompileConfig(backend="eager", mode=None, dynamic=False, fullgraph=True),
+                                  **one)
+    assert torch.equal(eager.audio_codes, compiled.audio_codes)
 
 
 def test_fast_path_is_the_cuda_default_and_can_be_switched_off():
