@@ -60,7 +60,7 @@ def synthetic_batch(config, batch_size: int, length: int, prompt_fraction: float
     examples = []
     for _ in range(batch_size):
         builder = SequenceBuilder(special)
-        while len(builder.input_ids) < length:
+        while len(builder.layout) < length:
             builder.text(torch.randint(0, special.empty - 16, (20,), generator=generator).tolist())
             codes = (torch.rand(8, 40, generator=generator) * empty_ids[:, None]).long()
             builder.audio(codes)

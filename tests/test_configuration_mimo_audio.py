@@ -112,7 +112,10 @@ def test_invalid_fields_raise_clear_errors(kwargs, message):
 
 def test_registration_is_idempotent():
     # The import already registered everything; registering again must neither raise nor change the mapping.
-    modeling_mimo_audio._register_auto_classes()
+    from processing.auto_registration import register_processing_classes
+
+    modeling_mimo_audio._register_model_classes()
+    register_processing_classes()
     assert isinstance(AutoConfig.for_model("mimo_audio"), MiMoAudioConfig)
     from transformers.pipelines import PIPELINE_REGISTRY
 
