@@ -302,8 +302,6 @@ class MiMoAudioGenerationMixin(GenerationMixin):
         gc, audio_sampling = self._prepare_mimo_generation_config(generation_config, kwargs)
         self._check_inputs(input_ids, None)
         batch, prompt_length = input_ids.shape
-        if prompt_length == 0:
-            raise ValueError("`input_ids` must hold at least one prompt position, got shape (batch, 0)")
         device = input_ids.device
         empty_ids = torch.tensor(config.speech_empty_ids, device=device)
         empty_patch = empty_ids.view(1, 1, -1).expand(batch, config.patch_size, -1)

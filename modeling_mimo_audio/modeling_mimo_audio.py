@@ -230,6 +230,8 @@ class MiMoAudioForConditionalGeneration(MiMoAudioPreTrainedModel, MiMoAudioGener
             )
         if input_ids.shape[0] == 0:
             raise ValueError(f"`input_ids` must hold at least one row, got shape {tuple(input_ids.shape)}")
+        if input_ids.shape[1] == 0:
+            raise ValueError(f"`input_ids` must hold at least one position, got shape {tuple(input_ids.shape)}")
         if audio_codes is None:
             return
         if not isinstance(audio_codes, torch.Tensor):

@@ -370,10 +370,19 @@ class MiMoAudioProcessor(ProcessorMixin):
             raise ValueError(f"`return_tensors` must be 'pt', got {return_tensors!r}")
         if padding_side not in ("left", "right"):
             raise ValueError(f"`padding_side` must be 'left' or 'right', got {padding_side!r}")
+        if not isinstance(text, (str, list, tuple)):
+            raise TypeError(f"`text` must be a string (prompt markup) or a list of strings, got {type(text).__name__}")
+        if not isinstance(text, str) and not all(isinstance(t, str) for t in text):
+            kinds = sorted({type(t).__name__ for t in text if not isinstance(t, str)})
+            raise TypeError(f"`text` must be a string (prompt markup) or a list of strings, got a list holding {kinds}")
         texts = [text] if isinstance(text, str) else list(text)
         if not texts:
             raise ValueError("`text` is an empty list")
         segments = [parse_prompt_markup(t) for t in texts]
+        empty_rows = [row for row, row_segments in enumerate(segments) if not row_segments]
+        if empty_rows:
+            raise ValueError(f"`text` row(s) {empty_rows} hold no prompt (empty markup): every row needs at least "
+                             "one position")
         counts = [sum(not isinstance(s, TextSegment) for s in row) for row in segments]
         audio_per_sample = self._split_audio(audio, counts)
         clips = self._prepare_audio(audio_per_sample, sampling_rate)
@@ -544,6 +553,7 @@ class MiMoAudioProcessor(ProcessorMixin):
         speech_flags = per_conversation(speech_output, "speech_output")
         markups, audios = [], []
         for conv, think, speech in zip(conversations, thinking_flags, speech_flags):
+            audios.append(self._collect_audio_parts(conv))  # checks every message and part first
             markups.append(
                 _render_chat_template(
                     template,
@@ -553,7 +563,6 @@ class MiMoAudioProcessor(ProcessorMixin):
                     speech_output=bool(speech),
                 )
             )
-            audios.append(self._collect_audio_parts(conv))
         if not tokenize:
             return markups[0] if single else markups
         return self(
@@ -574,7 +583,17 @@ class MiMoAudioProcessor(ProcessorMixin):
             content = message["content"]
             if isinstance(content, str):
                 continue
-            audio_parts = [p for p in content if isinstance(p, dict) and p.get("type") == "audio"]
+            if not isinstance(content, (list, tuple)):
+                raise TypeError(f"message {i}: 'content' must be a string or a list of parts, got "
+                                f"{type(content).__name__}")
+            for j, part in enumerate(content):
+                if not isinstance(part, dict) or part.get("type") not in ("text", "audio"):
+                    raise ValueError(f"message {i}, part {j}: expected {{'type': 'text', 'text': ...}} or "
+                                     f"{{'type': 'audio', ...}}, got {part!r}"[:300])
+                if part["type"] == "text" and not isinstance(part.get("text"), str):
+                    raise TypeError(f"message {i}, part {j}: a text part's 'text' must be a string, got "
+                                    f"{type(part.get('text')).__name__}")
+            audio_parts = [p for p in content if p["type"] == "audio"]
             if message["role"] == "assistant" and len(audio_parts) > 1:
                 raise ValueError(f"message {i}: an assistant turn holds at most one audio part (its spoken answer)")
             parts += audio_parts

@@ -191,8 +191,33 @@ def test_empty_batch_and_empty_prompt(tiny):
         model(input_ids=empty)
     with pytest.raises(ValueError, match="at least one row"):
         model.generate(empty, max_new_tokens=2)
-    with pytest.raises(ValueError, match="at least one prompt position"):
-        model.generate(torch.zeros(2, 0, dtype=torch.long), max_new_tokens=2)
+    _both_refuse(model, ValueError, r"`input_ids` must hold at least one position, got shape \(2, 0\)",
+                 torch.zeros(2, 0, dtype=torch.long))
+
+
+@pytest.mark.parametrize("text, error, pattern", [
+    ("", ValueError, r"row\(s\) \[0\] hold no prompt"),
+    (["hi", ""], ValueError, r"row\(s\) \[1\] hold no prompt"),
+    (5, TypeError, "`text` must be a string .* got int"),
+    (["hi", 5], TypeError, r"got a list holding \['int'\]"),
+])
+def test_processor_text_must_be_non_empty_markup(tiny, text, error, pattern):
+    _, processor = tiny
+    with pytest.raises(error, match=pattern):
+        processor(text=text)
+
+
+@pytest.mark.parametrize("content, error, pattern", [
+    (None, TypeError, "message 0: 'content' must be a string or a list of parts, got NoneType"),
+    (7, TypeError, "got int"),
+    (["hello"], ValueError, "message 0, part 0: expected"),
+    ([{"type": "image", "url": "x.png"}], ValueError, "message 0, part 0: expected"),
+    ([{"type": "text", "text": None}], TypeError, "a text part's 'text' must be a string, got NoneType"),
+])
+def test_chat_messages_are_checked_before_rendering(tiny, content, error, pattern):
+    _, processor = tiny
+    with pytest.raises(error, match=pattern):
+        processor.apply_chat_template([{"role": "user", "content": content}])
 
 
 @pytest.mark.parametrize("pad", [-1, 656, 10**6])
