@@ -203,6 +203,18 @@ def test_collator_rejects_inconsistent_patches():
         MiMoAudioDataCollator(TOY, pad_token_id=0)([{"input_ids": [1], "audio_patches": [0] * 5}])
 
 
+@pytest.mark.parametrize("example, error, pattern", [
+    ({"input_ids": [1.5, 2]}, TypeError, "`input_ids` must hold integers, got dtype torch.float32"),
+    ({"input_ids": [1, 2], "labels": [1]}, ValueError, r"`labels` must be 2 values \(one per position\)"),
+    ({"input_ids": [1, 2], "labels": [1, 2, 3]}, ValueError, "`labels` must be 2 values"),
+    ({"input_ids": [1, 2], "labels": [True, False]}, TypeError, "`labels` must hold integers"),
+    ({"input_ids": [1, 2], "position_ids": [0]}, ValueError, "`position_ids` must be 2 values"),
+])
+def test_collator_refuses_rather_than_truncates_or_broadcasts(example, error, pattern):
+    with pytest.raises(error, match=pattern):
+        MiMoAudioDataCollator(TOY, pad_token_id=0)([example])
+
+
 def test_packing_masks_document_starts_and_restarts_positions(caplog):
     a = SequenceBuilder(TOY).text([1, 2, 3]).build()
     b = SequenceBuilder(TOY).audio(toy_codes(4)).build()

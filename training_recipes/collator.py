@@ -13,6 +13,18 @@ from .packing import PATCH_VALUES
 __all__ = ["MiMoAudioDataCollator", "examples_to_audio_codes"]
 
 
+def _integer_row(value, name: str, row: int, length: int | None = None) -> torch.Tensor:
+    """One example's `name` as a long tensor; float, bool or mis-sized values are refused rather than truncated
+    or broadcast."""
+    tensor = torch.as_tensor(value)
+    if tensor.numel() and (tensor.dtype.is_floating_point or tensor.is_complex() or tensor.dtype == torch.bool):
+        raise TypeError(f"example {row}: `{name}` must hold integers, got dtype {tensor.dtype}")
+    if tensor.dim() != 1 or (length is not None and tensor.numel() != length):
+        expected = f"{length} values (one per position)" if length is not None else "a flat list"
+        raise ValueError(f"example {row}: `{name}` must be {expected}, got shape {tuple(tensor.shape)}")
+    return tensor.long()
+
+
 def examples_to_audio_codes(input_ids: torch.Tensor, patches: list[torch.Tensor], special: SpecialTokenIds) -> torch.Tensor:
     """Scatters each row's stored patches onto its `<|empty|>` positions.
 
@@ -86,15 +98,15 @@ class MiMoAudioDataCollator:
         patches = []
         patch_shape = (self.special.patch_size, self.special.num_codebooks)
         for row, (feature, length) in enumerate(zip(features, lengths)):
-            ids = torch.as_tensor(feature["input_ids"], dtype=torch.long)
+            ids = _integer_row(feature["input_ids"], "input_ids", row)
             input_ids[row, :length] = ids
             row_labels = feature.get("labels")
-            labels[row, :length] = ids if row_labels is None else torch.as_tensor(row_labels, dtype=torch.long)
+            labels[row, :length] = ids if row_labels is None else _integer_row(row_labels, "labels", row, length)
             attention_mask[row, :length] = 1
             if packed[0]:
-                position_ids[row, :length] = torch.as_tensor(feature["position_ids"], dtype=torch.long)
+                position_ids[row, :length] = _integer_row(feature["position_ids"], "position_ids", row, length)
                 position_ids[row, length:] = torch.arange(width - length)
-            flat = torch.as_tensor(feature.get("audio_patches", []), dtype=torch.long)
+            flat = _integer_row(feature.get("audio_patches", []), "audio_patches", row)
             if flat.numel() % PATCH_VALUES:
                 raise ValueError(f"example {row}: `audio_patches` length {flat.numel()} is not a multiple of "
                                  f"{PATCH_VALUES} (patch_size x num_codebooks)")
