@@ -65,12 +65,16 @@ _REJECTED_FIELDS = frozenset(vars(GenerationConfig())) - HONOURED_GENERATION_FIE
 _EXTRA_NEUTRAL_VALUES = {"guidance_scale": 1.0}
 
 
+# Position counts: an int or unset (transformers' own validation compares them with ints and fails obscurely).
+_LENGTH_FIELDS = ("max_length", "max_new_tokens", "min_length", "min_new_tokens")
+
+
 def check_generation_fields(values):
     """
     Raises a `ValueError` naming the first `GenerationConfig` field in `values` (a `{field: value}` dict) that
     MiMo-Audio generation cannot honour: a field outside `HONOURED_GENERATION_FIELDS` with a value other than unset,
-    transformers' default or False, or a `cache_implementation` other than dynamic/static. Names that are not
-    `GenerationConfig` fields are left to the caller.
+    transformers' default or False, or a `cache_implementation` other than dynamic/static; a `TypeError` for a
+    length field that is not an int. Names that are not `GenerationConfig` fields are left to the caller.
     """
     neutral = {**GenerationConfig._get_default_generation_params(), **_EXTRA_NEUTRAL_VALUES}
     for name, value in values.items():
@@ -82,6 +86,10 @@ def check_generation_fields(values):
             f"MiMo-Audio generation does not support `{name}={value!r}`: it decodes one text token per position "
             f"(greedy or sampled) with a KV cache; leave `{name}` unset"
         )
+    for name in _LENGTH_FIELDS:
+        value = values.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise TypeError(f"`{name}` must be an int (a number of positions), got {type(value).__name__} {value!r}")
     if values.get("cache_implementation") not in _CACHE_IMPLEMENTATIONS:
         raise ValueError(
             f"MiMo-Audio generation does not support `cache_implementation={values['cache_implementation']!r}`; "

@@ -715,6 +715,16 @@ class MiMoAudioProcessor(ProcessorMixin):
             raise ValueError(f"`chunk_frames` must be a positive int or None, got {chunk_frames!r}")
         if isinstance(max_chunks_per_call, bool) or not isinstance(max_chunks_per_call, int) or max_chunks_per_call < 1:
             raise ValueError(f"`max_chunks_per_call` must be a positive int, got {max_chunks_per_call!r}")
+        if not isinstance(clips, (list, tuple)):
+            raise TypeError(f"`clips` must be a list of code tensors [frames, {self.num_codebooks}], got "
+                            f"{type(clips).__name__}")
+        for i, codes in enumerate(clips):
+            if not isinstance(codes, torch.Tensor) or codes.dtype.is_floating_point or codes.dtype == torch.bool:
+                raise TypeError(f"`clips[{i}]` must be an integer tensor [frames, {self.num_codebooks}], got "
+                                f"{getattr(codes, 'dtype', type(codes).__name__)}")
+            if codes.dim() != 2 or codes.shape[1] != self.num_codebooks:
+                raise ValueError(f"`clips[{i}]` must be [frames, {self.num_codebooks}] (time first, as "
+                                 f"`extract_audio_codes` returns), got shape {tuple(codes.shape)}")
         empty_rows = [i for i, c in enumerate(clips) if c.shape[0] == 0]
         if empty_rows:
             logger.warning(f"rows {empty_rows} have no generated speech: their waveform is empty")
@@ -746,7 +756,15 @@ class MiMoAudioProcessor(ProcessorMixin):
         paths = saving_path if isinstance(saving_path, (list, tuple)) else [saving_path]
         if len(audios) != len(paths):
             raise ValueError(f"got {len(audios)} waveform(s) but {len(paths)} path(s)")
-        for wave, path in zip(audios, paths):
+        rate = self.sampling_rate if sampling_rate is None else sampling_rate
+        if isinstance(rate, bool) or not isinstance(rate, (int, np.integer)) or rate <= 0:
+            raise ValueError(f"`sampling_rate` must be a positive integer number of Hz, got {sampling_rate!r}")
+        for i, (wave, path) in enumerate(zip(audios, paths)):
             if isinstance(wave, torch.Tensor):
                 wave = wave.detach().float().cpu().numpy()
-            sf.write(str(path), np.asarray(wave, dtype=np.float32).reshape(-1), sampling_rate or self.sampling_rate)
+            wave = np.asarray(wave, dtype=np.float32)
+            if wave.ndim == 2 and 1 in wave.shape:
+                wave = wave.reshape(-1)  # [1, samples] or [samples, 1]: one channel
+            if wave.ndim != 1:
+                raise ValueError(f"`audio[{i}]` must be a mono waveform [samples], got shape {wave.shape}")
+            sf.write(str(path), wave, int(rate))

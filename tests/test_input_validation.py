@@ -244,3 +244,34 @@ def test_static_cache_longer_than_the_context_is_refused_before_allocating(tiny)
         model.generate(ids, max_new_tokens=10**9, cache_implementation="static")
     with pytest.raises(ValueError, match="max_position_embeddings"):
         model.generate(ids, max_new_tokens=limit - 2, cache_implementation="static")
+
+
+def test_generation_lengths_must_be_ints(tiny):
+    model, processor = tiny
+    for name in ("max_new_tokens", "max_length", "min_new_tokens"):
+        with pytest.raises(TypeError, match=f"`{name}` must be an int"):
+            model.generate(**processor(text="hi"), **{name: "4"})
+
+
+@pytest.mark.parametrize("clips, error, pattern", [
+    ([torch.zeros(1, 10, 8, dtype=torch.long)], ValueError, r"`clips\[0\]` must be \[frames, 8\]"),
+    ([torch.zeros(10, 4, dtype=torch.long)], ValueError, r"`clips\[0\]` must be \[frames, 8\]"),
+    ([torch.zeros(10, 8)], TypeError, r"`clips\[0\]` must be an integer tensor"),
+    (torch.zeros(10, 8, dtype=torch.long), TypeError, "`clips` must be a list"),
+])
+def test_codes_to_waveforms_checks_its_clips(tiny, clips, error, pattern):
+    _, processor = tiny
+    with pytest.raises(error, match=pattern):
+        processor.codes_to_waveforms(clips)
+
+
+def test_save_audio_refuses_bad_rates_and_several_channels(tiny, tmp_path):
+    _, processor = tiny
+    with pytest.raises(ValueError, match="`sampling_rate` must be a positive integer"):
+        processor.save_audio(torch.zeros(100), tmp_path / "a.wav", sampling_rate=-1)
+    with pytest.raises(ValueError, match=r"`audio\[0\]` must be a mono waveform"):
+        processor.save_audio(torch.zeros(2, 100), tmp_path / "b.wav")
+    processor.save_audio(torch.zeros(1, 100), tmp_path / "c.wav")  # one channel, either axis
+    import soundfile as sf
+
+    assert sf.info(str(tmp_path / "c.wav")).frames == 100
