@@ -113,6 +113,20 @@ def test_mel_distance_cuts_to_common_length_and_checks_input():
         multi_scale_mel_distance(np.zeros((2, 2, 100)), x, 24000)
 
 
+@pytest.mark.parametrize("metric", [multi_scale_mel_distance, pesq_score, stoi_score])
+def test_audio_metrics_refuse_non_finite_samples_and_bad_rates(metric):
+    x = _noise()
+    bad = x.copy()
+    bad[100] = np.nan
+    with pytest.raises(ValueError, match="`reference` contains NaN or infinite samples"):
+        metric(bad, x, 24000)
+    with pytest.raises(ValueError, match="`estimate` contains NaN or infinite samples"):
+        metric(x, np.where(np.arange(x.size) == 5, np.inf, x), 24000)
+    for rate in (0, -16000, 22050.5):
+        with pytest.raises(ValueError, match="`sampling_rate` must be a positive integer number of Hz"):
+            metric(x, x, rate)
+
+
 def test_cosine_similarity_and_duration_ratio():
     assert cosine_similarity([1, 0], [1, 1]) == pytest.approx(1 / math.sqrt(2))
     assert cosine_similarity([1, 2, 3], [2, 4, 6]) == pytest.approx(1.0)

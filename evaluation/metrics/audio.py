@@ -23,6 +23,8 @@ from typing import Sequence, Tuple
 import numpy as np
 import torch
 
+from modeling_mimo_audio.config_checks import check_sampling_rate
+
 DEFAULT_MEL_SCALES: Tuple[Tuple[int, int], ...] = ((2048, 320), (1024, 160), (512, 80), (256, 40), (128, 20), (64, 10))
 
 
@@ -36,6 +38,8 @@ def _as_1d_float(name: str, wave) -> np.ndarray:
         raise ValueError(f"`{name}` must be a 1-D waveform, got shape {wave.shape}")
     if wave.size == 0:
         raise ValueError(f"`{name}` is empty")
+    if not np.isfinite(wave).all():
+        raise ValueError(f"`{name}` contains NaN or infinite samples")
     return wave
 
 
@@ -83,6 +87,7 @@ def multi_scale_mel_distance(
     reference, estimate, sampling_rate: int, scales: Sequence[Tuple[int, int]] = DEFAULT_MEL_SCALES
 ) -> float:
     """Mean over scales of the L1 distance between log-mel spectrograms (see module docstring)."""
+    sampling_rate = check_sampling_rate(sampling_rate)
     reference, estimate = _cut_to_common_length(reference, estimate)
     ref = torch.from_numpy(reference).float()
     est = torch.from_numpy(estimate).float()
@@ -103,6 +108,7 @@ def pesq_score(reference, estimate, sampling_rate: int, mode: str = "wb") -> flo
     except ImportError as err:
         raise ImportError("PESQ needs the `pesq` package: `pip install pesq` (or `pip install mimo-audio-hf[eval]`).") from err
     target_sr = 16000 if mode == "wb" else 8000
+    sampling_rate = check_sampling_rate(sampling_rate)
     reference, estimate = _cut_to_common_length(reference, estimate)
     return float(pesq(target_sr, resample(reference, sampling_rate, target_sr), resample(estimate, sampling_rate, target_sr), mode))
 
@@ -113,6 +119,7 @@ def stoi_score(reference, estimate, sampling_rate: int, extended: bool = False) 
         from pystoi import stoi
     except ImportError as err:
         raise ImportError("STOI needs the `pystoi` package: `pip install pystoi` (or `pip install mimo-audio-hf[eval]`).") from err
+    sampling_rate = check_sampling_rate(sampling_rate)
     reference, estimate = _cut_to_common_length(reference, estimate)
     return float(stoi(reference, estimate, sampling_rate, extended=extended))
 
