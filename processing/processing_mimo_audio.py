@@ -11,6 +11,8 @@ from transformers import BatchFeature
 from transformers.processing_utils import ProcessorMixin
 from transformers.utils import logging
 
+from modeling_mimo_audio.config_checks import check_sampling_rate
+
 from .audio_io import encode_waveforms, read_audio
 from .resampling import resample_waveform
 from .prompts_mimo_audio import (
@@ -219,9 +221,8 @@ class MiMoAudioProcessor(ProcessorMixin):
     def _read_codes(self, value, layout, where: str) -> torch.Tensor:
         """
         Precomputed codes -> LongTensor `[C, frames]` (the codec's layout, the one the layout engine takes). Both
-        layouts are read, told apart by which axis has the
-        `C` codebooks: `[frames, C]` (time first) and the codec's own `[C, frames]` (what `mimo-audio codec encode`
-        writes). A `[C, C]` array is ambiguous and needs `"codes_layout": "frames_codebooks"` or
+        layouts are read, told apart by which axis has the `C` codebooks: `[frames, C]` (time first) and the codec's
+        own `[C, frames]` (what `mimo-audio codec encode` writes). A `[C, C]` array is ambiguous and needs `"codes_layout": "frames_codebooks"` or
         `"codebooks_frames"` in its part. Every code must lie in its codebook, `[0, speech_empty_ids[c])`.
         """
         name = f"`audio_codes` of {where}"
@@ -756,9 +757,7 @@ class MiMoAudioProcessor(ProcessorMixin):
         paths = saving_path if isinstance(saving_path, (list, tuple)) else [saving_path]
         if len(audios) != len(paths):
             raise ValueError(f"got {len(audios)} waveform(s) but {len(paths)} path(s)")
-        rate = self.sampling_rate if sampling_rate is None else sampling_rate
-        if isinstance(rate, bool) or not isinstance(rate, (int, np.integer)) or rate <= 0:
-            raise ValueError(f"`sampling_rate` must be a positive integer number of Hz, got {sampling_rate!r}")
+        rate = check_sampling_rate(self.sampling_rate if sampling_rate is None else sampling_rate)
         for i, (wave, path) in enumerate(zip(audios, paths)):
             if isinstance(wave, torch.Tensor):
                 wave = wave.detach().float().cpu().numpy()
@@ -767,4 +766,4 @@ class MiMoAudioProcessor(ProcessorMixin):
                 wave = wave.reshape(-1)  # [1, samples] or [samples, 1]: one channel
             if wave.ndim != 1:
                 raise ValueError(f"`audio[{i}]` must be a mono waveform [samples], got shape {wave.shape}")
-            sf.write(str(path), wave, int(rate))
+            sf.write(str(path), wave, rate)
