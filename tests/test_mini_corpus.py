@@ -115,19 +115,32 @@ def test_voices():
     train_variants = {voice.partition("+")[2] for voice in corpus.TRAIN_VOICES}
     held_out_languages = {voice.partition("+")[0] for voice in corpus.HELD_OUT_VOICES}
     assert "en-029" in held_out_languages and "en-029" not in train_languages
+    # The language model hears en-029's other variants and every plain accent; the held-out voices stay unheard.
+    assert not set(corpus.ACCENT_TRAIN_VOICES) & set(corpus.HELD_OUT_VOICES)
+    assert {"en-029+m2", "en-us", "en-gb-scotland"} <= set(corpus.ACCENT_TRAIN_VOICES)
     # Some held-out voices combine an accent and a variant that are each seen in training, but never together.
     unseen_combinations = [voice for voice in corpus.HELD_OUT_VOICES if voice.partition("+")[0] in train_languages]
     assert unseen_combinations
     assert all(voice.partition("+")[2] in train_variants for voice in unseen_combinations)
     assert corpus.voice_gender("en-us+f3") == "female" and corpus.voice_gender("en-029+m1") == "male"
-    with pytest.raises(ValueError, match="`voice`"):
-        corpus.voice_gender("en-us")
+    assert corpus.voice_gender("en-us") == "male"  # espeak-ng's plain voices are male
+    for bad in ("klingon", "en-us+x1", "en-us+"):
+        with pytest.raises(ValueError, match="`voice`"):
+            corpus.voice_gender(bad)
 
 
 def test_plan_splits(default_plan):
     plan = default_plan
     assert {split: len(specs) for split, specs in plan.items()} == {
-        "train": 6000, "train_extra": 20000, "validation": 200, "test": 200, "test_voices": 200}
+        "train": 6000, "train_extra": 20000, "validation": 200, "test": 200, "test_voices": 200,
+        "train_accents": 4000, "tts_house": 8000, "test_house": 150}
+    assert {spec.voice for spec in plan["train_accents"]} == set(corpus.ACCENT_TRAIN_VOICES)
+    for split in ("tts_house", "test_house"):
+        assert {(spec.voice, spec.speed, spec.pitch) for spec in plan[split]} == {
+            (corpus.HOUSE_VOICE, corpus.HOUSE_SPEED, corpus.HOUSE_PITCH)}, split
+    # The TTS judge's reference: the held-out random sequences again, in the house voice.
+    assert [spec.text for spec in plan["test_house"]] == [
+        spec.text for spec in plan["test_voices"] if spec.kind == "random"]
     held_out = set(corpus.HELD_OUT_VOICES)
     for split in ("train", "train_extra", "validation", "test"):
         assert not {spec.voice for spec in plan[split]} & held_out, split
@@ -135,7 +148,7 @@ def test_plan_splits(default_plan):
     assert {spec.voice for spec in plan["test_voices"]} == held_out
 
     train_texts = {spec.text for split in corpus.TRAINING_SPLITS for spec in plan[split]}
-    for split in ("validation", "test", "test_voices"):
+    for split in ("validation", "test", "test_voices", "test_house"):
         assert not {spec.text for spec in plan[split]} & train_texts, split
     assert {spec.kind for spec in plan["test"]} == {"random"}
     assert {spec.kind for spec in plan["test_voices"]} == {"random", "arithmetic"}
@@ -246,18 +259,20 @@ def test_missing_espeak_gives_clear_error(monkeypatch, tmp_path, capsys):
 def test_tiny_build_loads_and_resumes(tmp_path):
     out = str(tmp_path / "corpus")
     options = corpus.CorpusOptions(num_train=6, num_train_extra=3, num_validation=2, num_test=2, num_test_voices=3,
-                                   shard_size=4, workers=1)
+                                   num_train_accents=2, num_tts_house=2, shard_size=4, workers=1)
     stats = corpus.build_corpus(out, options, progress=False)
-    assert stats["written"] == 6 and stats["skipped"] == 0 and stats["rows"] == 16
+    assert stats["written"] == 9 and stats["skipped"] == 0 and stats["rows"] == 22
 
     shards = {split: sorted(os.listdir(os.path.join(out, split))) for split in corpus.SPLITS}
     assert shards == {"train": ["shard-00000.parquet", "shard-00001.parquet"],
                       "train_extra": ["shard-00000.parquet"], "validation": ["shard-00000.parquet"], "test": ["shard-00000.parquet"],
-                      "test_voices": ["shard-00000.parquet"]}
+                      "test_voices": ["shard-00000.parquet"], "train_accents": ["shard-00000.parquet"],
+                      "tts_house": ["shard-00000.parquet"], "test_house": ["shard-00000.parquet"]}
     with open(os.path.join(out, "corpus_info.json")) as handle:
         info = json.load(handle)
     assert info["complete"] and info["sizes"] == {"train": 6, "train_extra": 3, "validation": 2, "test": 2,
-                                                  "test_voices": 3}
+                                                  "test_voices": 3, "train_accents": 2, "tts_house": 2,
+                                                  "test_house": 2}
     assert info["held_out_voices"] == list(corpus.HELD_OUT_VOICES) and info["sampling_rate"] == 24000
 
     plan = corpus.plan_corpus(options)
@@ -287,14 +302,27 @@ def test_tiny_build_loads_and_resumes(tmp_path):
     paths = [os.path.join(out, split, name) for split, names in shards.items() for name in names]
     mtimes = {path: os.stat(path).st_mtime_ns for path in paths}
     stats = corpus.build_corpus(out, options, progress=False)
-    assert stats["written"] == 0 and stats["skipped"] == 6 and stats["rows"] == 0
+    assert stats["written"] == 0 and stats["skipped"] == 9 and stats["rows"] == 0
     assert {path: os.stat(path).st_mtime_ns for path in paths} == mtimes
+
+    # A corpus built before a split existed (its info records neither the split nor its option) resumes: only the
+    # new split is synthesized.
+    shutil.rmtree(os.path.join(out, "train_accents"))
+    info_path = os.path.join(out, "corpus_info.json")
+    with open(info_path) as handle:
+        older = json.load(handle)
+    del older["fingerprints"]["train_accents"], older["options"]["num_train_accents"]
+    with open(info_path, "w") as handle:
+        json.dump(older, handle)
+    stats = corpus.build_corpus(out, options, progress=False)
+    assert stats["written"] == 1 and stats["skipped"] == 8 and stats["rows"] == 2
+    mtimes = {path: os.stat(path).st_mtime_ns for path in paths}
 
     # After losing a shard, only that shard is synthesized again (here with two worker processes).
     lost = os.path.join(out, "train", "shard-00001.parquet")
     os.remove(lost)
     stats = corpus.build_corpus(out, corpus.CorpusOptions(**{**options.__dict__, "workers": 2}), progress=False)
-    assert stats["written"] == 1 and stats["skipped"] == 5 and stats["rows"] == 2
+    assert stats["written"] == 1 and stats["skipped"] == 8 and stats["rows"] == 2
     assert all(os.stat(path).st_mtime_ns == mtime for path, mtime in mtimes.items() if path != lost)
     assert corpus.load_corpus(out, "train", cache_dir=str(tmp_path / "cache2"))["id"] == [
         spec.id for spec in plan["train"]]

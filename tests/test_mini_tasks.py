@@ -94,15 +94,28 @@ def test_pretraining_stages(tokenizer, special):
         stage_examples(_row(), "stage3", special, tokenizer.encode, rng)
 
 
-def test_short_clips_are_asr_and_tts_only(tokenizer, special):
+def test_short_clips_are_asr_and_tts_pretraining_only(tokenizer, special):
     rng = random.Random(0)
     row = _row(kind="short", text="seven red", audio_codes=_codes(10))
     assert len(stage_examples(row, "pretrain_stage1", special, tokenizer.encode, rng)) == 2
     stage2 = stage_examples(row, "pretrain_stage2", special, tokenizer.encode, rng)
     assert len(stage2) == 2 and stage2[0]["input_ids"][0] == special.sosp
-    asr, tts = stage_examples(row, "sft", special, tokenizer.encode, rng)
+    (asr,) = stage_examples(row, "sft", special, tokenizer.encode, rng)
     assert _decode(tokenizer, asr["labels"]).startswith("seven red")
-    assert special.sostm in tts["input_ids"]
+
+
+def test_house_voice_rows_are_plain_tts_only(tokenizer, special):
+    """Plain TTS (no style instruction) learns one voice: its SFT targets come only from `tts_house` rows, and those
+    rows give nothing else."""
+    rng = random.Random(0)
+    row = _row(split="tts_house", gender="male", speed=160)
+    assert stage_examples(row, "pretrain_stage1", special, tokenizer.encode, rng) == []
+    (pretrain,) = stage_examples(row, "pretrain_stage2", special, tokenizer.encode, rng)
+    assert special.sostm in pretrain["input_ids"] and pretrain["input_ids"][0] != special.sosp
+    (tts,) = stage_examples(row, "sft", special, tokenizer.encode, rng)
+    assert tts["labels"][tts["input_ids"].index(special.sostm)] == special.sostm
+    assert "Please convert this text to speech: the red dog" in tokenizer.decode(tts["input_ids"])
+    assert tts["input_ids"].count(special.empty) == 30 // 4 + 1
 
 
 def test_arithmetic_pretraining_also_listens_to_the_answer(tokenizer, special):
@@ -120,14 +133,15 @@ def test_arithmetic_pretraining_also_listens_to_the_answer(tokenizer, special):
 
 def test_sft_examples_match_the_inference_prompts(tokenizer, special):
     rng = random.Random(0)
-    asr, asr_again, tts, instruct = stage_examples(_row(), "sft", special, tokenizer.encode, rng)
+    asr, asr_again, instruct = stage_examples(_row(), "sft", special, tokenizer.encode, rng)
     # ASR: the target is the transcript (and the turn end), after the empty think block of the ASR prompt.
     target = _decode(tokenizer, asr["labels"])
     assert target.startswith("the red dog sees four green birds") and "<think>" not in target
     assert "<think>\n\n</think>\n" in _decode(tokenizer, asr["input_ids"])
-    # TTS: the target is a streaming segment; the prompt is the default template.
-    assert tts["labels"][tts["input_ids"].index(special.sostm)] == special.sostm
-    assert "Please convert this text to speech: the red dog" in tokenizer.decode(tts["input_ids"])
+    assert "<think>\n\n</think>\n" in _decode(tokenizer, asr_again["input_ids"])
+    # No plain TTS from a row in a random voice (plain TTS has the house voice); instruct-TTS keeps the row's voice.
+    assert not any("Please convert this text to speech: the red dog sees four green birds<" in tokenizer.decode(e["input_ids"])
+                   for e in (asr, asr_again))
     # Instruct-TTS: the style instruction in the prompt, a thinking trace in the target.
     assert "(a female voice speaking quickly)" in tokenizer.decode(instruct["input_ids"])
     assert "The voice is female and the pace is fast." in _decode(tokenizer, instruct["labels"])

@@ -10,14 +10,22 @@ Every text uses only the words of `vocabulary.txt` (next to this file), in three
   with the answer ("seven") spoken in the same voice as a second clip.
 
 Voices are espeak-ng English accents combined with the `+m1`..`+m7` / `+f1`..`+f5` variants, at random speeds
-and pitches. `HELD_OUT_VOICES` (the whole Caribbean accent `en-029`, plus accent/variant combinations whose parts
-are seen in training but never together) speak only the `test_voices` split.
+and pitches. `HELD_OUT_VOICES` (four voices of the Caribbean accent `en-029`, plus accent/variant combinations whose
+parts are seen in training but never together) speak only the `test_voices` split. The codec never hears `en-029`
+(`HELD_OUT_LANGUAGES`: it trains on `train`); the language model hears its other variants, and every accent's
+plain voice (no variant), in `train_accents`.
+
+Plain text-to-speech has one house voice (`HOUSE_VOICE` at `HOUSE_SPEED` / `HOUSE_PITCH`): a TTS prompt without a
+style instruction says nothing about the voice, so its training targets all speak in one (`tts_house`), and
+`test_house` holds the `test_voices` random sequences in that voice (the TTS judge's reference).
 
 Splits: `train` (training voices; sentences, random sequences and arithmetic), `train_extra` (training voices;
 short and random sequences and sentences, for the language model only: the codec trains on `train`, and this split
 can grow without changing the codec), `validation` (small, same mix as `train`),
-`test` (training voices, random sequences only) and `test_voices` (held-out voices; random sequences and
-arithmetic). No text of `validation`, `test` or `test_voices` occurs in `train`; for arithmetic this means a fixed
+`test` (training voices, random sequences only), `test_voices` (held-out voices; random sequences and
+arithmetic), `train_accents` (language model only: `en-029` variants outside `HELD_OUT_VOICES` and the plain voice of
+every accent; short and random sequences and sentences), `tts_house` (language model only: plain-TTS targets in the
+house voice) and `test_house` (the random sequences of `test_voices`, same texts, in the house voice). No text of `validation`, `test` or `test_voices` occurs in `train`; for arithmetic this means a fixed
 share of the operand pairs is reserved for the evaluation splits.
 
 Clips are synthesized with `espeak-ng -a 75 --stdout`, trimmed to ~50 ms of silence on either side, resampled to 24 kHz
@@ -25,7 +33,7 @@ with the project's resampler and stored as 16-bit PCM WAV bytes in Parquet shard
 `DIR/{split}/shard-{k:05d}.parquet`. The plan of every row is a pure function of the options and the seed, and a
 shard is renamed into place only when complete, so a rerun skips finished shards and resumes where it stopped.
 
-    python -m training_recipes.mini.corpus --out data/mini_corpus            # full corpus (~26600 rows)
+    python -m training_recipes.mini.corpus --out data/mini_corpus            # full corpus (~38750 rows)
     python -m training_recipes.mini.corpus --out /tmp/mini --quick           # 64 + 32 + 3 x 16 rows
 """
 
@@ -66,6 +74,10 @@ __all__ = [
     "HELD_OUT_LANGUAGES",
     "HELD_OUT_VOICES",
     "TRAIN_VOICES",
+    "ACCENT_TRAIN_VOICES",
+    "HOUSE_VOICE",
+    "HOUSE_SPEED",
+    "HOUSE_PITCH",
     "CorpusOptions",
     "ClipSpec",
     "require_espeak",
@@ -94,8 +106,8 @@ __all__ = [
 
 CORPUS_VERSION = "1"
 SAMPLING_RATE = 24000
-SPLITS = ("train", "train_extra", "validation", "test", "test_voices")
-TRAINING_SPLITS = ("train", "train_extra")
+SPLITS = ("train", "train_extra", "validation", "test", "test_voices", "train_accents", "tts_house", "test_house")
+TRAINING_SPLITS = ("train", "train_extra", "train_accents", "tts_house")
 KINDS = ("sentence", "random", "short", "arithmetic")
 ESPEAK_MISSING_MESSAGE = "espeak-ng is not installed: apt-get install espeak-ng"
 # espeak-ng's default amplitude (100) drives some voices to full scale; 75 leaves headroom for the resampler.
@@ -171,7 +183,8 @@ LANGUAGES = (
     "en-us", "en-us-nyc", "en-gb", "en-gb-x-rp", "en-gb-scotland", "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-029",
 )
 VARIANTS = ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "f5")
-# Accents never heard in training: every voice of theirs is excluded from train/validation/test.
+# Accents the codec never hears: every voice of theirs is excluded from train/train_extra/validation/test (the
+# language model hears those outside HELD_OUT_VOICES in train_accents).
 HELD_OUT_LANGUAGES = ("en-029",)
 # The only voices of the `test_voices` split. The first four are an unseen accent; the others combine an accent and a
 # variant that are both seen in training, but never together.
@@ -186,6 +199,16 @@ TRAIN_VOICES = tuple(
     for variant in VARIANTS
     if f"{language}+{variant}" not in HELD_OUT_VOICES
 )
+# The voices of `train_accents`: the held-out accents' variants outside HELD_OUT_VOICES, and every accent's plain
+# voice (espeak-ng's default male voice of that accent, which users get from `-v en-us`).
+ACCENT_TRAIN_VOICES = tuple(
+    f"{language}+{variant}" for language in HELD_OUT_LANGUAGES for variant in VARIANTS
+    if f"{language}+{variant}" not in HELD_OUT_VOICES
+) + LANGUAGES
+# The one voice of plain TTS (`tts_house`, `test_house`).
+HOUSE_VOICE = "en-us"
+HOUSE_SPEED = 160
+HOUSE_PITCH = 50
 
 
 def require_espeak() -> str:
@@ -227,6 +250,9 @@ class CorpusOptions:
         num_validation (`int`, defaults to 200): rows of the `validation` split.
         num_test (`int`, defaults to 200): rows of the `test` split (random word sequences only).
         num_test_voices (`int`, defaults to 200): rows of the `test_voices` split (held-out voices).
+        num_train_accents (`int`, defaults to 4000): rows of the `train_accents` split (language model only).
+        num_tts_house (`int`, defaults to 8000): rows of the `tts_house` split (plain-TTS targets in the house voice).
+            `test_house` has no size of its own: it repeats the random sequences of `test_voices`.
         seed (`int`, defaults to 0): seed of every random choice (texts, voices, speeds, pitches).
         workers (`int`, defaults to 2): synthesis processes; 1 synthesizes in the calling process.
         shard_size (`int`, defaults to 500): rows per Parquet shard.
@@ -234,7 +260,8 @@ class CorpusOptions:
         random_fraction (`float`, defaults to 0.35): share of random word sequences in `train` and `validation`
             (the rest are grammar sentences).
         extra_short_fraction (`float`, defaults to 0.4), extra_random_fraction (`float`, defaults to 0.4): shares
-            of 1-3-word and 3-8-word random sequences in `train_extra` (the rest are grammar sentences).
+            of 1-3-word and 3-8-word random sequences in `train_extra`, `train_accents` and `tts_house` (the rest
+            are grammar sentences).
         test_voices_arithmetic_fraction (`float`, defaults to 0.25): share of arithmetic rows in `test_voices` (the
             rest are random word sequences).
         held_out_arithmetic_fraction (`float`, defaults to 0.2): share of the operand pairs reserved for the
@@ -249,6 +276,8 @@ class CorpusOptions:
     num_validation: int = 200
     num_test: int = 200
     num_test_voices: int = 200
+    num_train_accents: int = 4000
+    num_tts_house: int = 8000
     seed: int = 0
     workers: int = 2
     shard_size: int = 500
@@ -263,7 +292,8 @@ class CorpusOptions:
     padding_ms: float = 50.0
 
     def __post_init__(self):
-        for name in ("num_train", "num_train_extra", "num_validation", "num_test", "num_test_voices"):
+        for name in ("num_train", "num_train_extra", "num_validation", "num_test", "num_test_voices",
+                     "num_train_accents", "num_tts_house"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"`{name}` must be a non-negative int, got {value!r}")
@@ -308,16 +338,17 @@ class CorpusOptions:
 
     @classmethod
     def quick(cls, **overrides) -> "CorpusOptions":
-        """The `--quick` sizes: 64 `train` rows, 32 `train_extra` rows and 16 rows in each other split."""
+        """The `--quick` sizes: 64 `train` rows, 32 `train_extra` rows and 16 rows in each other split (`test_house`:
+        the random sequences of `test_voices`)."""
         sizes = {"num_train": 64, "num_train_extra": 32, "num_validation": 16, "num_test": 16,
-                 "num_test_voices": 16}
+                 "num_test_voices": 16, "num_train_accents": 16, "num_tts_house": 16}
         sizes.update(overrides)
         return cls(**sizes)
 
     def split_size(self, split: str) -> int:
-        """Number of rows of `split`."""
-        if split not in SPLITS:
-            raise ValueError(f"`split` must be one of {SPLITS}, got {split!r}")
+        """Number of rows of `split` (for `test_house`, which repeats part of `test_voices`, see `plan_corpus`)."""
+        if split not in SPLITS or split == "test_house":
+            raise ValueError(f"`split` must be one of {tuple(s for s in SPLITS if s != 'test_house')}, got {split!r}")
         return getattr(self, "num_" + split)
 
     def plan_dict(self) -> dict:
@@ -532,10 +563,14 @@ def split_arithmetic_problems(seed: int, held_out_fraction: float) -> tuple[list
 
 
 def voice_gender(voice: str) -> str:
-    """ "male" or "female" from a voice's variant suffix ("en-us+f3" -> "female")."""
-    _, separator, variant = voice.partition("+")
+    """ "male" or "female" from a voice's variant suffix ("en-us+f3" -> "female"); an accent's plain voice ("en-us",
+    one of `LANGUAGES`) is espeak-ng's default male voice."""
+    language, separator, variant = voice.partition("+")
+    if not separator and language in LANGUAGES:
+        return "male"
     if not separator or variant[:1] not in ("m", "f"):
-        raise ValueError(f"`voice` must look like 'LANGUAGE+mN' or 'LANGUAGE+fN', got {voice!r}")
+        raise ValueError(f"`voice` must look like 'LANGUAGE+mN', 'LANGUAGE+fN' or a plain accent of {LANGUAGES}, "
+                         f"got {voice!r}")
     return "male" if variant[0] == "m" else "female"
 
 
@@ -564,7 +599,7 @@ def _split_kinds(split: str, options: CorpusOptions) -> dict[str, float]:
     if split in ("train", "validation"):
         return {"arithmetic": options.arithmetic_fraction, "random": options.random_fraction,
                 "sentence": 1.0 - options.arithmetic_fraction - options.random_fraction}
-    if split == "train_extra":
+    if split in ("train_extra", "train_accents", "tts_house"):
         return {"short": options.extra_short_fraction, "random": options.extra_random_fraction,
                 "sentence": 1.0 - options.extra_short_fraction - options.extra_random_fraction}
     if split == "test":
@@ -580,7 +615,8 @@ def _plan_split(split: str, options: CorpusOptions, vocabulary: Sequence[str], a
     size = options.split_size(split)
     rng = random.Random(f"mimo-mini-corpus-{CORPUS_VERSION}-{options.seed}-{split}")
     kinds = _kind_list(rng, size, _split_kinds(split, options))
-    voices = _balanced_voices(rng, size, HELD_OUT_VOICES if split == "test_voices" else TRAIN_VOICES)
+    voices = _balanced_voices(rng, size, {"test_voices": HELD_OUT_VOICES, "train_accents": ACCENT_TRAIN_VOICES,
+                                          "tts_house": (HOUSE_VOICE,)}.get(split, TRAIN_VOICES))
     evaluation = split not in TRAINING_SPLITS
     specs = []
     for index, (kind, voice) in enumerate(zip(kinds, voices)):
@@ -601,12 +637,22 @@ def _plan_split(split: str, options: CorpusOptions, vocabulary: Sequence[str], a
             raise RuntimeError(f"could not draw a new {kind} text for split {split!r} (the grammar is exhausted)")
         if evaluation and kind != "arithmetic":
             reserved.add(text)
+        speed, pitch = rng.randint(*options.speed_range), rng.randint(*options.pitch_range)
+        if split == "tts_house":
+            speed, pitch = HOUSE_SPEED, HOUSE_PITCH
         specs.append(ClipSpec(
             id=f"{split}-{index:06d}", split=split, kind=kind, text=text, answer_text=answer, voice=voice,
-            language=voice.partition("+")[0], gender=voice_gender(voice),
-            speed=rng.randint(*options.speed_range), pitch=rng.randint(*options.pitch_range),
+            language=voice.partition("+")[0], gender=voice_gender(voice), speed=speed, pitch=pitch,
         ))
     return specs
+
+
+def _house_copies(specs: Sequence[ClipSpec], split: str) -> list[ClipSpec]:
+    """The random sequences of `specs` again, in the house voice (`test_house` from `test_voices`)."""
+    return [dataclasses.replace(spec, id=f"{split}-{index:06d}", split=split, voice=HOUSE_VOICE,
+                                language=HOUSE_VOICE, gender=voice_gender(HOUSE_VOICE), speed=HOUSE_SPEED,
+                                pitch=HOUSE_PITCH)
+            for index, spec in enumerate(spec for spec in specs if spec.kind == "random")]
 
 
 def plan_corpus(options: CorpusOptions, vocabulary: Sequence[str] | None = None) -> dict[str, list[ClipSpec]]:
@@ -624,9 +670,11 @@ def plan_corpus(options: CorpusOptions, vocabulary: Sequence[str] | None = None)
     train_pool, held_out_pool = split_arithmetic_problems(options.seed, options.held_out_arithmetic_fraction)
     reserved: set[str] = set(question for question, _ in held_out_pool)
     plans = {}
-    for split in ("test", "test_voices", "validation", "train", "train_extra"):
+    # Splits added later come after the first five, so adding them left those five's plans unchanged.
+    for split in ("test", "test_voices", "validation", "train", "train_extra", "train_accents", "tts_house"):
         pool = train_pool if split in TRAINING_SPLITS else held_out_pool
         plans[split] = _plan_split(split, options, vocabulary, pool, reserved)
+    plans["test_house"] = _house_copies(plans["test_voices"], "test_house")
     return {split: plans[split] for split in SPLITS}
 
 
@@ -862,6 +910,8 @@ def _corpus_info(options: CorpusOptions, plans: dict[str, list[ClipSpec]], compl
         "train_voices": list(TRAIN_VOICES),
         "held_out_languages": list(HELD_OUT_LANGUAGES),
         "held_out_voices": list(HELD_OUT_VOICES),
+        "accent_train_voices": list(ACCENT_TRAIN_VOICES),
+        "house_voice": {"voice": HOUSE_VOICE, "speed": HOUSE_SPEED, "pitch": HOUSE_PITCH},
         "held_out_arithmetic": [question for question, _ in held_out_arithmetic],
         "vocabulary_size": len(load_vocabulary()),
         "espeak": espeak_version(),
@@ -885,7 +935,12 @@ def _check_resume(out_dir: str, info: dict) -> None:
         return
     with open(path, encoding="utf-8") as handle:
         previous = json.load(handle)
-    if any(previous.get(key) != info[key] for key in ("version", "options", "fingerprints")):
+    # Splits are planned independently, so a corpus from before a split was added resumes: every split it recorded
+    # must have the same plan (fingerprint), and the new splits are synthesized.
+    recorded = previous.get("fingerprints") or {}
+    if previous.get("version") != info["version"] or any(
+        info["fingerprints"].get(split) != fingerprint for split, fingerprint in recorded.items()
+    ) or any(info["options"].get(name) != value for name, value in (previous.get("options") or {}).items()):
         raise ValueError(
             f"`out_dir` {out_dir!r} holds a corpus built with other options, seed or version "
             f"({previous.get('options')}); use a new --out directory or delete it"

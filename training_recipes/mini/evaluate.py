@@ -6,7 +6,7 @@ On held-out data of the corpus (`test`: held-out texts in training voices; `test
 |---|---|---|
 | `codec_stoi`, `codec_pesq_wb`, `codec_mel_distance` | `eval codec` | test_voices |
 | `asr_wer_test_voices`, `asr_wer_test` | `eval asr --filter kind=random` | random word sequences |
-| `tts_judge_wer`, `tts_judge_wer_reference` | `eval tts --asr-model whisper-offline` | test_voices random sequences: our speech and the espeak-ng originals, same judge |
+| `tts_judge_wer`, `tts_judge_wer_reference` | `eval tts --asr-model whisper-offline` | test_house: the test_voices random sequences; our speech (plain TTS speaks in the house voice) and espeak-ng's house-voice originals, same judge |
 | `arithmetic_accuracy`, `arithmetic_thinking_accuracy` | `eval arithmetic` | test_voices arithmetic questions (operand pairs never trained on) |
 
 `evaluate_mini(model_dir, corpus_dir, output_dir)` runs them and writes `output_dir/summary.json`.
@@ -30,7 +30,7 @@ EVALUATIONS = {
     "asr_test_voices": ("asr", "test_voices", ["--filter", "kind=random", "--max-new-tokens", "40"],
                         {"asr_wer_test_voices": "error_rate"}),
     "asr_test": ("asr", "test", ["--filter", "kind=random", "--max-new-tokens", "40"], {"asr_wer_test": "error_rate"}),
-    "tts": ("tts", "test_voices", ["--filter", "kind=random", "--asr-model", "whisper-offline", "--max-new-tokens",
+    "tts": ("tts", "test_house", ["--filter", "kind=random", "--asr-model", "whisper-offline", "--max-new-tokens",
                                    "120"],
             {"tts_judge_wer": "error_rate", "tts_judge_wer_reference": "judge_wer_reference"}),
     "arithmetic": ("arithmetic", "test_voices", ["--filter", "kind=arithmetic", "--max-new-tokens", "120"],

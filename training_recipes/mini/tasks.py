@@ -10,12 +10,14 @@
   * `pretrain_stage2` (text + audio loss): ASR-pretraining, interleaved speech-text (`[Int]:` + a streaming
     segment) and TTS-pretraining (text then a streaming segment speaking it), and the arithmetic traces once more;
   * `sft`, in the released chat formats: ASR (the fixed evaluation instruction, sometimes another English template,
-    with the empty think block the inference prompt carries), TTS (the default template), instruct-TTS with a style
-    instruction espeak-ng realises (voice gender and speed) after a `<think>` trace, and spoken arithmetic: a spoken
-    question, a `<think>` trace counting it out, and the answer as a spoken streaming segment.
+    with the empty think block the inference prompt carries), TTS (the default template; targets only from
+    `tts_house`, so plain TTS speaks in the house voice), instruct-TTS with a style instruction espeak-ng realises
+    (voice gender and speed) after a `<think>` trace, and spoken arithmetic: a spoken question, a `<think>` trace
+    counting it out, and the answer as a spoken streaming segment.
+  * rows of `tts_house` (the house voice) give TTS examples only: TTS-pretraining in stage 2, plain TTS in SFT.
 - `build_stage_data`: writes `{stage}/train-*.parquet` (and `{stage}/eval.parquet` from the validation split) of
-  formatted examples the recipes read as `data.train_files` / `data.eval_files`. Training examples come from the
-  `train` and `train_extra` splits (short 1-3-word clips there: ASR and TTS only), evaluation examples from
+  formatted examples the recipes read as `data.train_files` / `data.eval_files`. Training examples come from
+  `TRAINING_SPLITS` (short 1-3-word clips: ASR only, and TTS in the house voice), evaluation examples from
   `validation`.
 """
 
@@ -153,6 +155,11 @@ def _spoken_answer(text: str, codes, thinking: str | None) -> dict:
     return answer
 
 
+def _plain_tts(text: str, codes, special: SpecialTokenIds, tokenize) -> dict:
+    return conversation_example([{"role": "user", "content": f"{TTS_TEMPLATE}: {text}"},
+                                 _spoken_answer(text, codes, None)], special, tokenize)
+
+
 def stage_examples(row: dict, stage: str, special: SpecialTokenIds, tokenize, rng: random.Random) -> list[dict]:
     """The formatted examples one corpus row (with codes) contributes to `stage` (see the module docstring)."""
     from processing.prompts_mimo_audio import ASR_TEMPLATES, INSTRUCT_TTS_SYSTEM_PROMPT
@@ -160,6 +167,13 @@ def stage_examples(row: dict, stage: str, special: SpecialTokenIds, tokenize, rn
     codes, text = row["audio_codes"], row["text"]
     if stage not in STAGES:
         raise ValueError(f"stage must be one of {STAGES}, got {stage!r}")
+    if row.get("split") == "tts_house":
+        # Plain-TTS targets in the house voice: speech from text only (stage 1 trains no audio output).
+        if stage == "pretrain_stage1":
+            return []
+        if stage == "pretrain_stage2":
+            return [tts_pretrain_example(text, codes, special, tokenize)]
+        return [_plain_tts(text, codes, special, tokenize)]
     if stage == "pretrain_stage1":
         examples = [asr_pretrain_example(codes, text, special, tokenize), text_only_example(text, special, tokenize)]
         if row.get("answer_codes"):
@@ -188,16 +202,13 @@ def stage_examples(row: dict, stage: str, special: SpecialTokenIds, tokenize, rn
                                       special, tokenize)
         return [spoken] * SFT_ARITHMETIC_REPEATS + [
             conversation_example(_asr_messages(row, rng, ASR_TEMPLATES["en"]), special, tokenize)]
-    tts = conversation_example([{"role": "user", "content": f"{TTS_TEMPLATE}: {text}"},
-                                _spoken_answer(text, codes, None)], special, tokenize)
     if row.get("kind") == "short":
-        return [conversation_example(_asr_messages(row, rng, ASR_TEMPLATES["en"]), special, tokenize), tts]
+        return [conversation_example(_asr_messages(row, rng, ASR_TEMPLATES["en"]), special, tokenize)]
     instruction, thinking = style_instruction(row["gender"], int(row["speed"]))
     # ASR twice (independent instruction draws): listening is what the short pretraining learned least.
     return [
         conversation_example(_asr_messages(row, rng, ASR_TEMPLATES["en"]), special, tokenize),
         conversation_example(_asr_messages(row, rng, ASR_TEMPLATES["en"]), special, tokenize),
-        tts,
         conversation_example([{"role": "system", "content": [{"type": "text", "text": INSTRUCT_TTS_SYSTEM_PROMPT}]},
                               {"role": "user", "content": f"{TTS_TEMPLATE}: {text}({instruction})"},
                               _spoken_answer(text, codes, thinking)], special, tokenize),
