@@ -87,3 +87,34 @@ def check_sampling_rate(sampling_rate, name: str = "sampling_rate") -> int:
     if not np.isfinite(sampling_rate) or sampling_rate != int(sampling_rate) or sampling_rate <= 0:
         raise ValueError(f"`{name}` must be a positive integer number of Hz, got {sampling_rate!r}")
     return int(sampling_rate)
+
+
+OUTPUT_FLAGS = ("output_hidden_states", "output_attentions", "return_dict", "use_cache")
+
+
+def check_output_flags(config) -> None:
+    """The boolean switches every transformers config carries (`OUTPUT_FLAGS`) must be bools where set: transformers
+    stores them unchecked, and a string such as "no" would read as true."""
+    for name in OUTPUT_FLAGS:
+        value = getattr(config, name, None)
+        if value is not None and not isinstance(value, bool):
+            raise TypeError(f"`{name}` must be a bool, got {type(value).__name__} {value!r}")
+
+
+class PlainFieldErrors:
+    """
+    Mixin for configs built on transformers' `@strict` dataclasses (put it first in the bases). Their inherited fields
+    are type-checked on assignment by huggingface_hub, which raises `StrictDataclassFieldValidationError`, an error
+    type callers do not catch as bad input; this re-raises it as the `TypeError` / `ValueError` that caused it, naming
+    the field like every other config check ("`num_hidden_layers` expected int, got str (value: '2')").
+    """
+
+    def __setattr__(self, name, value):
+        from huggingface_hub.errors import StrictDataclassFieldValidationError
+
+        try:
+            super().__setattr__(name, value)
+        except StrictDataclassFieldValidationError as error:
+            cause = error.__cause__ if isinstance(error.__cause__, (TypeError, ValueError)) else TypeError(str(error))
+            detail = str(cause).removeprefix(f"Field '{name}' ")
+            raise type(cause)(f"`{name}` {detail}") from error

@@ -3,7 +3,7 @@
 from transformers import Qwen2Config
 from transformers.utils import logging
 
-from .config_checks import check_int, check_int_list, check_number
+from .config_checks import PlainFieldErrors, check_int, check_output_flags, check_int_list, check_number
 
 
 logger = logging.get_logger(__name__)
@@ -50,7 +50,7 @@ def is_upstream_mimo_audio_config(config_dict: dict) -> bool:
     )
 
 
-class MiMoAudioConfig(Qwen2Config):
+class MiMoAudioConfig(PlainFieldErrors, Qwen2Config):
     r"""
     Configuration of [`MiMoAudioForConditionalGeneration`]: a Qwen2 backbone (the fields inherited from
     [`Qwen2Config`] describe it), a bidirectional *patch encoder* that turns each patch of `patch_size` audio frames
@@ -211,6 +211,11 @@ class MiMoAudioConfig(Qwen2Config):
                 f"({self.num_key_value_heads})"
             )
         check_number("rms_norm_eps", self.rms_norm_eps, minimum=0, exclusive_minimum=True)
+        # `rope_theta=` is moved into `rope_parameters` by transformers without a type check.
+        rope_theta = (self.rope_parameters or {}).get("rope_theta")
+        if rope_theta is not None:
+            check_number("rope_theta", rope_theta, minimum=0, exclusive_minimum=True)
+        check_output_flags(self)
         check_number("initializer_range", self.initializer_range, minimum=0)
         for name in ("attention_dropout", "local_attn_dropout"):
             check_number(name, getattr(self, name), minimum=0, maximum=1)

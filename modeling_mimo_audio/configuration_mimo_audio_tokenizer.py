@@ -2,13 +2,13 @@
 
 from transformers import PreTrainedConfig
 
-from .config_checks import check_int, check_int_list, check_mel_front_end, check_number
+from .config_checks import PlainFieldErrors, check_int, check_output_flags, check_int_list, check_mel_front_end, check_number
 
 # Codebook sizes of the released MiMo-Audio-Tokenizer: two 1024-entry layers, then eighteen of 128.
 RELEASED_CODEBOOK_SIZES = (1024, 1024) + (128,) * 18
 
 
-class MiMoAudioTokenizerConfig(PreTrainedConfig):
+class MiMoAudioTokenizerConfig(PlainFieldErrors, PreTrainedConfig):
     r"""
     Configuration of [`MiMoAudioTokenizerModel`]: a log-mel encoder (convolutions + transformer), a residual vector
     quantizer, a causal transformer decoder and a transformer "Vocos" vocoder with an ISTFT head.
@@ -147,6 +147,7 @@ class MiMoAudioTokenizerConfig(PreTrainedConfig):
     def validate_architecture(self):
         """Checks every numeric field (ints are ints, sizes positive, a consistent mel front end) and the values
         upstream's modules silently assume. Runs at construction."""
+        check_output_flags(self)
         positive_ints = (
             "max_audio_seconds", "stride_size", "avg_pooler", "d_model", "kernel_size",
             "encoder_layers", "encoder_attention_heads", "encoder_ffn_dim",

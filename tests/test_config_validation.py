@@ -75,6 +75,14 @@ LM_BAD = [
     ("speech_empty_ids[1]", {"speech_empty_ids": [1024, "1024", 128, 128, 128, 128, 128, 128]}),
     ("delay_pattern", {"delay_pattern": [0, 1, 2, -3, 4, 5, 6, 7]}),
     ("delay_pattern", {"delay_pattern": [0, 1, 2]}),
+    # Fields inherited from Qwen2Config, type-checked by huggingface_hub's strict dataclasses: re-raised as TypeError.
+    ("num_hidden_layers", {"num_hidden_layers": "2"}),
+    ("hidden_size", {"hidden_size": 2.5}),
+    ("rope_theta", {"rope_theta": "big"}),
+    ("tie_word_embeddings", {"tie_word_embeddings": "no"}),
+    ("rope_theta", {"rope_theta": -1.0}),
+    ("output_hidden_states", {"output_hidden_states": "yes"}),
+    ("return_dict", {"return_dict": 3}),
 ]
 
 
@@ -137,6 +145,7 @@ CODEC_BAD = [
     ("decoder_attn_window_size[0]", {"decoder_attn_window_size": [-2, -1]}),
     ("vocoder_attn_window_size[1]", {"vocoder_attn_window_size": [40, "10"]}),
     ("vocoder_attn_window_size", {"vocoder_attn_window_size": 40}),
+    ("output_attentions", {"output_attentions": 1}),
 ]
 
 

@@ -86,6 +86,15 @@ def test_error_rate_length_mismatch():
         corpus_error_rate(["a"], ["a", "b"], "en")
 
 
+@pytest.mark.parametrize("rate", [corpus_error_rate, mean_utterance_error_rate])
+def test_error_rate_of_nothing_is_refused(rate):
+    """An error rate over no reference word is undefined: a clear error, not NaN."""
+    with pytest.raises(ValueError, match="`references` is empty"):
+        rate([], [], "en")
+    with pytest.raises(ValueError, match="`references`.*empty after normalisation|no word"):
+        rate(["...", ""], ["x", "y"], "en")
+
+
 def test_matches_jiwer_corpus_definition():
     import jiwer
 

@@ -86,26 +86,36 @@ def _paired(references: Iterable[str], hypotheses: Iterable[str]):
         raise ValueError(
             f"`references` and `hypotheses` must have the same length, got {len(references)} and {len(hypotheses)}"
         )
+    if not references:
+        raise ValueError("`references` is empty: an error rate needs at least one reference")
     return references, hypotheses
 
 
 def mean_utterance_error_rate(references, hypotheses, lang: str, spell_numbers: bool = True) -> dict:
-    """Mean of per-utterance error rates (upstream's number). Returns ``{"value", "num_scored", "num_empty_references"}``."""
+    """Mean of per-utterance error rates (upstream's number). Returns ``{"value", "num_scored", "num_empty_references"}``.
+
+    Raises ``ValueError`` when no reference has a word left after normalisation (the mean is undefined)."""
     references, hypotheses = _paired(references, hypotheses)
     rates = [utterance_error_rate(r, h, lang, spell_numbers=spell_numbers) for r, h in zip(references, hypotheses)]
     scored = [r for r in rates if r is not None]
+    if not scored:
+        raise ValueError(f"every one of the {len(rates)} `references` is empty after normalisation: no error rate")
     return {
-        "value": sum(scored) / len(scored) if scored else float("nan"),
+        "value": sum(scored) / len(scored),
         "num_scored": len(scored),
         "num_empty_references": len(rates) - len(scored),
     }
 
 
 def corpus_error_rate(references, hypotheses, lang: str, spell_numbers: bool = True) -> dict:
-    """``sum(S+D+I) / sum(N)`` (``evaluate``'s WER definition) with the summed counts."""
+    """``sum(S+D+I) / sum(N)`` (``evaluate``'s WER definition) with the summed counts.
+
+    Raises ``ValueError`` when the references hold no word after normalisation (``N = 0``: the rate is undefined)."""
     references, hypotheses = _paired(references, hypotheses)
     total = ErrorCounts()
     for r, h in zip(references, hypotheses):
         total = total + error_counts(r, h, lang, spell_numbers=spell_numbers)
     n = total.reference_length
-    return {"value": total.errors / n if n else float("nan"), **total.to_dict(), "reference_length": n}
+    if not n:
+        raise ValueError(f"the {len(references)} `references` hold no word after normalisation: no error rate")
+    return {"value": total.errors / n, **total.to_dict(), "reference_length": n}
