@@ -42,6 +42,22 @@ def _metric_lines(summary: dict) -> list[str]:
     return lines
 
 
+def _voice_lines(corpus: dict) -> list[str]:
+    """What the corpus info says about the house voice and the language-model-only accent voices."""
+    lines = []
+    house = corpus.get("house_voice")
+    if house:
+        lines += ["", f"Plain TTS (no style instruction) speaks in one house voice, espeak-ng `{house['voice']}` at "
+                  f"{house['speed']} words/min, pitch {house['pitch']} (its targets: the `tts_house` split); "
+                  "instruct-TTS realises the asked gender and pace in the corpus's voices. The TTS judge's reference "
+                  "is espeak-ng's house-voice rendering of the same held-out texts (`test_house`)."]
+    accents = corpus.get("accent_train_voices")
+    if accents:
+        lines += ["", "The codec never heard the held-out accents; the language model also trained on "
+                  f"{', '.join(accents)} (`train_accents`)."]
+    return lines
+
+
 def model_card(work_dir: str, size_bytes: int, parameters: dict) -> str:
     timings = _read_json(os.path.join(work_dir, "timings.json")) or {}
     corpus = _read_json(os.path.join(work_dir, "corpus", "corpus_info.json")) or {}
@@ -88,6 +104,7 @@ def model_card(work_dir: str, size_bytes: int, parameters: dict) -> str:
         f"espeak-ng English voices and variants, speeds and pitches (`training_recipes/mini/corpus.py`); split sizes "
         f"{json.dumps(sizes) if sizes else '(see corpus_info.json)'}; held-out voices (never trained on): "
         f"{', '.join(held_out) if held_out else 'see corpus_info.json'}.",
+        *_voice_lines(corpus),
         "",
         "## Training",
         "",
