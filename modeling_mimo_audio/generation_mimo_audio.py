@@ -119,6 +119,27 @@ def _outside_inference_mode(value):
     return value.clone() if isinstance(value, torch.Tensor) else value
 
 
+def check_text_decoding_values(gc, vocab_size: int) -> None:
+    """
+    Refuses text-head decoding values that transformers' builders accept but ignore or misread: a `top_p` outside
+    (0, 1] (1 and above silently mean "off", 0 keeps only the top token), `min_p` / `typical_p` outside their ranges,
+    and `eos_token_id`s outside the text vocabulary (they could never be generated, so the stop would never fire).
+    """
+    if gc.do_sample:
+        for name, low_open in (("top_p", True), ("typical_p", True), ("min_p", False)):
+            value = getattr(gc, name, None)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+                (0 < value <= 1) if low_open else (0 <= value <= 1)
+            ):
+                bounds = "(0, 1]" if low_open else "[0, 1]"
+                raise ValueError(f"`{name}` must be a number in {bounds} when sampling, got {value!r}")
+    eos = gc._eos_token_tensor
+    if eos is not None and eos.numel() and not bool(((eos >= 0) & (eos < vocab_size)).all()):
+        raise ValueError(f"`eos_token_id` must hold text ids in [0, {vocab_size}), got {eos.tolist()}")
+
+
 @dataclass
 class MiMoAudioGenerateOutput(ModelOutput):
     """
@@ -341,6 +362,7 @@ class MiMoAudioGenerationMixin(GenerationMixin):
         vocab_size = self.lm_head.out_features
         if not 0 <= int(pad_token_id) < vocab_size:  # written into finished rows, then embedded
             raise ValueError(f"`pad_token_id` must be a text id in [0, {vocab_size}), got {int(pad_token_id)}")
+        check_text_decoding_values(gc, vocab_size)
         processors = self.build_text_logits_processor(gc, prompt_length, attention_mask, logits_processor)
         stopping = self._get_stopping_criteria(
             gc, stopping_criteria if stopping_criteria is not None else StoppingCriteriaList(), tokenizer=tokenizer

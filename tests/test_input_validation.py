@@ -229,6 +229,24 @@ def test_pad_token_outside_the_vocabulary(tiny, pad):
         model.generate(ids, max_new_tokens=2, pad_token_id=pad, eos_token_id=5)
 
 
+@pytest.mark.parametrize("eos", [-5, 656, [3, 10**7]])
+def test_eos_token_outside_the_vocabulary(tiny, eos):
+    """An eos id the text head can never produce would never stop generation: refused."""
+    model, _ = tiny
+    ids, _ = _lm_inputs(model)
+    with pytest.raises(ValueError, match=r"`eos_token_id` must hold text ids in \[0, 656\)"):
+        model.generate(ids, max_new_tokens=2, pad_token_id=0, eos_token_id=eos)
+
+
+@pytest.mark.parametrize("field, value", [("top_p", 0.0), ("top_p", 1.5), ("typical_p", 0.0), ("min_p", 2.0)])
+def test_sampling_fractions_out_of_range(tiny, field, value):
+    """transformers' builders skip `top_p >= 1` (silently "off") and accept 0; both are refused by name."""
+    model, _ = tiny
+    ids, _ = _lm_inputs(model)
+    with pytest.raises(ValueError, match=rf"`{field}` must be a number in"):
+        model.generate(ids, max_new_tokens=2, pad_token_id=0, do_sample=True, **{field: value})
+
+
 def test_valid_pad_still_generates(tiny):
     model, _ = tiny
     ids, mask = _lm_inputs(model)
