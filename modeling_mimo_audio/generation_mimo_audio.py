@@ -26,6 +26,7 @@ from transformers.generation import LogitsProcessorList, StoppingCriteriaList
 from transformers.modeling_outputs import ModelOutput
 from transformers.utils import logging
 
+from .streaming_layout import StreamingLayoutLogitsProcessor
 from .patch_decoding_mimo_audio import CodeSampler, PatchDecodingPlan, build_patch_decoding_plan, decode_patch, plan_key
 
 
@@ -123,7 +124,7 @@ def check_text_decoding_values(gc, vocab_size: int) -> None:
     """
     Refuses text-head decoding values that transformers' builders accept but ignore or misread: a `top_p` outside
     (0, 1] (1 and above silently mean "off", 0 keeps only the top token), `min_p` / `typical_p` outside their ranges,
-    and `eos_token_id`s outside the text vocabulary (they could never be generated, so the stop would never fire).
+    and `eos_token_id`s that are negative or all outside the text vocabulary (the stop could never fire).
     """
     if gc.do_sample:
         for name, low_open in (("top_p", True), ("typical_p", True), ("min_p", False)):
@@ -136,7 +137,9 @@ def check_text_decoding_values(gc, vocab_size: int) -> None:
                 bounds = "(0, 1]" if low_open else "[0, 1]"
                 raise ValueError(f"`{name}` must be a number in {bounds} when sampling, got {value!r}")
     eos = gc._eos_token_tensor
-    if eos is not None and eos.numel() and not bool(((eos >= 0) & (eos < vocab_size)).all()):
+    # An id past the vocabulary next to reachable ones is harmless (a shared generation config may list more), but
+    # a negative id, or a list with no reachable id, is a mistake.
+    if eos is not None and eos.numel() and (bool((eos < 0).any()) or not bool((eos < vocab_size).any())):
         raise ValueError(f"`eos_token_id` must hold text ids in [0, {vocab_size}), got {eos.tolist()}")
 
 
@@ -198,6 +201,13 @@ class MiMoAudioGenerationMixin(GenerationMixin):
         plan = self.patch_decoding_plan(audio_do_sample, audio_temperature, audio_top_k, audio_top_p)
         return decode_patch(self, plan, hidden)
 
+    def _streaming_layout_processor(self) -> StreamingLayoutLogitsProcessor:
+        ids = {name: getattr(self.config, f"{name}_token_id") for name in ("empty", "sostm", "eostm", "eot")}
+        missing = [f"{name}_token_id" for name, value in ids.items() if value is None]
+        if missing:
+            raise ValueError(f"`streaming_layout=True` needs the config's {missing} (the streaming segment's ids)")
+        return StreamingLayoutLogitsProcessor(ids["empty"], ids["sostm"], ids["eostm"], ids["eot"])
+
     def _prepare_mimo_generation_config(self, generation_config, kwargs):
         """
         `(generation_config, audio_sampling)`: a copy of `generation_config` (or of the model's) with the `kwargs`
@@ -218,7 +228,8 @@ class MiMoAudioGenerationMixin(GenerationMixin):
         if unused:
             raise ValueError(
                 f"`generate` got unknown arguments {sorted(unused)}; it accepts GenerationConfig fields, "
-                f"{sorted(AUDIO_SAMPLING_DEFAULTS)}, logits_processor, stopping_criteria, tokenizer and streamer"
+                f"{sorted(AUDIO_SAMPLING_DEFAULTS)}, streaming_layout, logits_processor, stopping_criteria, tokenizer "
+                f"and streamer"
             )
         if audio["audio_do_sample"] is None:
             audio["audio_do_sample"] = bool(gc.do_sample)
@@ -306,6 +317,10 @@ class MiMoAudioGenerationMixin(GenerationMixin):
                 processor's `post_process_multimodal_output` turns the result into text or waveforms.
             kwargs: `GenerationConfig` fields, plus `audio_do_sample` (follows `do_sample` unless set),
                 `audio_temperature` (0.9), `audio_top_k` (50), `audio_top_p` (0.95) for the patch decoder.
+                `streaming_layout` (`bool`, defaults to the generation config's, else False; the speech-output presets
+                set it): keep every generated streaming segment in MiMo-Audio's layout (full 5-token text chunks and
+                5-patch audio chunks in turn, only audio after `<|eot|>`; see `streaming_layout.py`). Off reproduces
+                upstream, which leaves the layout to the model.
 
         Returns:
             [`MiMoAudioGenerateOutput`] with `sequences` `(batch, positions + new)` and `audio_codes`
@@ -328,7 +343,12 @@ class MiMoAudioGenerationMixin(GenerationMixin):
             raise ValueError(
                 f"`generation_mode` must be one of {self.output_modalities} or None, got {generation_mode!r}"
             )
+        streaming_layout = kwargs.pop("streaming_layout", None)
         gc, audio_sampling = self._prepare_mimo_generation_config(generation_config, kwargs)
+        if streaming_layout is None:
+            streaming_layout = getattr(gc, "streaming_layout", None) or False
+        if not isinstance(streaming_layout, bool):
+            raise TypeError(f"`streaming_layout` must be a bool, got {streaming_layout!r}")
         self._check_inputs(input_ids, None)
         batch, prompt_length = input_ids.shape
         device = input_ids.device
@@ -363,6 +383,8 @@ class MiMoAudioGenerationMixin(GenerationMixin):
         if not 0 <= int(pad_token_id) < vocab_size:  # written into finished rows, then embedded
             raise ValueError(f"`pad_token_id` must be a text id in [0, {vocab_size}), got {int(pad_token_id)}")
         check_text_decoding_values(gc, vocab_size)
+        if streaming_layout:
+            logits_processor = LogitsProcessorList([*(logits_processor or []), self._streaming_layout_processor()])
         processors = self.build_text_logits_processor(gc, prompt_length, attention_mask, logits_processor)
         stopping = self._get_stopping_criteria(
             gc, stopping_criteria if stopping_criteria is not None else StoppingCriteriaList(), tokenizer=tokenizer

@@ -20,6 +20,10 @@ sampled patches under a greedy text head). The stop set goes to `eos_token_id`; 
 | few_shot_mmau | greedy | T0.9 p0.95 | eos, `<|sosp|>` |
 | speech_continuation | T0.6 k50 p0.95 | T0.9 k50 p0.95 | eos, `<|eosp|>` |
 
+The presets that stop on `<|eostm|>` with `<|im_end|>` (the speech-output tasks) also set `streaming_layout=True`:
+`generate` keeps their speech turns in MiMo-Audio's streaming layout (an addition of ours; upstream leaves the layout to
+the model, see `modeling_mimo_audio/streaming_layout.py`).
+
 Upstream's task samplers have no top-k: `top_k=0` for the text head and `audio_top_k=0` for the patch decoder (0 =
 off; `None` would mean `generate()`'s default 50, as in upstream's default sampler). `max_new_tokens` is upstream's 8192 LLM positions
 except where noted; ICL needs an explicit int upstream (its `None` default crashes), we ship 8192.
@@ -99,6 +103,9 @@ def get_generation_preset(name: str, tokenizer, **overrides) -> GenerationConfig
         "audio_top_k": audio_top_k,
         "audio_top_p": audio_top_p,
     }
+    if _SPEECH_STOPS == stops:
+        # Speech turns keep MiMo-Audio's streaming layout (modeling_mimo_audio/streaming_layout.py).
+        settings["streaming_layout"] = True
     if not settings["do_sample"]:
         settings.update(temperature=None, top_p=None, top_k=None)
     settings.update(overrides)

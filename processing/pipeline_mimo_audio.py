@@ -70,7 +70,8 @@ REQUEST_FIELDS = (
     "prefix",
 )
 
-_AUDIO_SAMPLING_ARGS = ("audio_do_sample", "audio_temperature", "audio_top_k", "audio_top_p")
+# MiMo-Audio's own generate arguments (besides GenerationConfig fields): the patch decoder's sampler and the layout switch.
+_AUDIO_SAMPLING_ARGS = ("audio_do_sample", "audio_temperature", "audio_top_k", "audio_top_p", "streaming_layout")
 _GENERATE_OBJECT_ARGS = {"generation_config", "logits_processor", "stopping_criteria"}
 
 

@@ -229,7 +229,7 @@ def test_pad_token_outside_the_vocabulary(tiny, pad):
         model.generate(ids, max_new_tokens=2, pad_token_id=pad, eos_token_id=5)
 
 
-@pytest.mark.parametrize("eos", [-5, 656, [3, 10**7]])
+@pytest.mark.parametrize("eos", [-5, 656, [656, 10**7], [3, -1]])
 def test_eos_token_outside_the_vocabulary(tiny, eos):
     """An eos id the text head can never produce would never stop generation: refused."""
     model, _ = tiny
