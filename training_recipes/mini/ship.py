@@ -121,7 +121,8 @@ def model_card(work_dir: str, size_bytes: int, parameters: dict) -> str:
         "speech-text and the audio losses; SFT uses the released chat formats (ASR, TTS, instruct-TTS, spoken "
         "arithmetic with a `<think>` trace that counts the answer out).",
         "",
-        "Wall time per stage on a 2-core CPU (s): " + (json.dumps(timings) if timings else "(not recorded)"),
+        "Wall time per stage on a 2-core CPU (s): " + (json.dumps(timings) if timings else "(not recorded)")
+        + " (a stage resumed from an earlier build records only the part it ran).",
         "",
         "## Measured (held-out clips and voices)",
         "",
