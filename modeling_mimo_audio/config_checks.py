@@ -5,6 +5,7 @@ import math
 import numbers
 
 import numpy as np
+from huggingface_hub.errors import StrictDataclassFieldValidationError
 
 
 def check_int(name: str, value, minimum: int | None = None, maximum: int | None = None, optional: bool = False):
@@ -110,8 +111,6 @@ class PlainFieldErrors:
     """
 
     def __setattr__(self, name, value):
-        from huggingface_hub.errors import StrictDataclassFieldValidationError
-
         try:
             super().__setattr__(name, value)
         except StrictDataclassFieldValidationError as error:

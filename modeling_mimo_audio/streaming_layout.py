@@ -52,9 +52,8 @@ def streaming_layout_state(tokens, empty_id: int, sostm_id: int, eostm_id: int, 
         if token == empty_id:
             patch_count += 1
             text_count = 0
-        else:
-            if patch_count:  # a text token after audio starts the next text chunk
-                patch_count = 0
+        else:  # a text token after audio starts the next text chunk
+            patch_count = 0
             text_count += 1
             transcript_done = transcript_done or token == eot_id
     if transcript_done:
