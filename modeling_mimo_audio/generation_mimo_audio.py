@@ -26,8 +26,8 @@ from transformers.generation import LogitsProcessorList, StoppingCriteriaList
 from transformers.modeling_outputs import ModelOutput
 from transformers.utils import logging
 
-from .streaming_layout import StreamingLayoutLogitsProcessor
 from .patch_decoding_mimo_audio import CodeSampler, PatchDecodingPlan, build_patch_decoding_plan, decode_patch, plan_key
+from .streaming_layout import StreamingLayoutLogitsProcessor
 
 
 logger = logging.get_logger(__name__)

@@ -20,7 +20,12 @@ import torch
 from transformers import LogitsProcessor
 
 
-__all__ = ["TEXT", "AUDIO", "AUDIO_OR_END", "FREE", "streaming_layout_state", "StreamingLayoutLogitsProcessor"]
+__all__ = ["TEXT_CHUNK_TOKENS", "AUDIO_CHUNK_PATCHES", "TEXT", "AUDIO", "AUDIO_OR_END", "FREE", "streaming_layout_state",
+           "StreamingLayoutLogitsProcessor"]
+
+# A streaming segment's chunk sizes (spec A.3); the prompt builders lay segments out with the same values.
+TEXT_CHUNK_TOKENS = 5
+AUDIO_CHUNK_PATCHES = 5
 
 TEXT = "text"  # the next token must be a text token (`<|eot|>` included), not `<|empty|>` or `<|eostm|>`
 AUDIO = "audio"  # the next token must be `<|empty|>` (a patch)
@@ -28,8 +33,8 @@ AUDIO_OR_END = "audio_or_end"  # `<|empty|>` or `<|eostm|>`
 FREE = "free"  # outside a streaming segment: no constraint
 
 
-def streaming_layout_state(tokens, empty_id: int, sostm_id: int, eostm_id: int, eot_id: int, text_chunk: int = 5,
-                           audio_chunk: int = 5) -> str:
+def streaming_layout_state(tokens, empty_id: int, sostm_id: int, eostm_id: int, eot_id: int,
+                           text_chunk: int = TEXT_CHUNK_TOKENS, audio_chunk: int = AUDIO_CHUNK_PATCHES) -> str:
     """
     What the layout allows next after `tokens` (a row's text tokens so far, prompt included): `TEXT`, `AUDIO`,
     `AUDIO_OR_END`, or `FREE` when the row is not inside a streaming segment (no `<|sostm|>`, or an `<|eostm|>` after
@@ -83,7 +88,7 @@ class StreamingLayoutLogitsProcessor(LogitsProcessor):
     """
 
     def __init__(self, empty_token_id: int, sostm_token_id: int, eostm_token_id: int, eot_token_id: int,
-                 text_chunk: int = 5, audio_chunk: int = 5):
+                 text_chunk: int = TEXT_CHUNK_TOKENS, audio_chunk: int = AUDIO_CHUNK_PATCHES):
         for name, value in (("empty_token_id", empty_token_id), ("sostm_token_id", sostm_token_id),
                             ("eostm_token_id", eostm_token_id), ("eot_token_id", eot_token_id),
                             ("text_chunk", text_chunk), ("audio_chunk", audio_chunk)):

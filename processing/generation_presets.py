@@ -103,7 +103,7 @@ def get_generation_preset(name: str, tokenizer, **overrides) -> GenerationConfig
         "audio_top_k": audio_top_k,
         "audio_top_p": audio_top_p,
     }
-    if _SPEECH_STOPS == stops:
+    if stops == _SPEECH_STOPS:
         # Speech turns keep MiMo-Audio's streaming layout (modeling_mimo_audio/streaming_layout.py).
         settings["streaming_layout"] = True
     if not settings["do_sample"]:

@@ -71,7 +71,7 @@ REQUEST_FIELDS = (
 )
 
 # MiMo-Audio's own generate arguments (besides GenerationConfig fields): the patch decoder's sampler and the layout switch.
-_AUDIO_SAMPLING_ARGS = ("audio_do_sample", "audio_temperature", "audio_top_k", "audio_top_p", "streaming_layout")
+_MIMO_GENERATE_ARGS = ("audio_do_sample", "audio_temperature", "audio_top_k", "audio_top_p", "streaming_layout")
 _GENERATE_OBJECT_ARGS = {"generation_config", "logits_processor", "stopping_criteria"}
 
 
@@ -189,7 +189,7 @@ class MiMoAudioPipeline(Pipeline):
             if field in kwargs:
                 preprocess[field] = kwargs.pop(field)
         forward = {"generate_kwargs": dict(generate_kwargs or {})}
-        generation_fields = set(vars(GenerationConfig())) | set(_AUDIO_SAMPLING_ARGS) | _GENERATE_OBJECT_ARGS
+        generation_fields = set(vars(GenerationConfig())) | set(_MIMO_GENERATE_ARGS) | _GENERATE_OBJECT_ARGS
         for name in list(kwargs):
             if name in generation_fields:
                 forward["generate_kwargs"][name] = kwargs.pop(name)

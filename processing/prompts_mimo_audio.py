@@ -30,6 +30,8 @@ from dataclasses import dataclass
 
 import torch
 
+from modeling_mimo_audio.streaming_layout import AUDIO_CHUNK_PATCHES, TEXT_CHUNK_TOKENS
+
 
 __all__ = [
     "SEGMENT_SEPARATOR",
@@ -71,8 +73,6 @@ TARGET_END = "\x03"
 AUDIO_PLACEHOLDER = "<|sosp|><|empty|><|eosp|>"
 OPEN_AUDIO_PLACEHOLDER = "<|sosp|><|empty|>"
 
-TEXT_CHUNK_TOKENS = 5
-AUDIO_CHUNK_PATCHES = 5
 
 _MARKUP_RE = re.compile(
     "("
