@@ -133,8 +133,13 @@ def test_plan_splits(default_plan):
     plan = default_plan
     assert {split: len(specs) for split, specs in plan.items()} == {
         "train": 6000, "train_extra": 20000, "validation": 200, "test": 200, "test_voices": 200,
-        "train_accents": 4000, "tts_house": 8000, "test_house": 150}
+        "train_accents": 4000, "tts_house": 8000, "test_house": 150, "train_speeds": 6000}
     assert {spec.voice for spec in plan["train_accents"]} == set(corpus.ACCENT_TRAIN_VOICES)
+    # train_speeds: the training voices at rates outside the other splits' 130-210 words/minute too.
+    assert {spec.voice for spec in plan["train_speeds"]} == set(corpus.TRAIN_VOICES + corpus.ACCENT_TRAIN_VOICES)
+    speeds = [spec.speed for spec in plan["train_speeds"]]
+    assert min(speeds) == 90 and max(speeds) == 300
+    assert sum(speed < 130 for speed in speeds) > 1000 and sum(speed > 210 for speed in speeds) > 2000
     for split in ("tts_house", "test_house"):
         assert {(spec.voice, spec.speed, spec.pitch) for spec in plan[split]} == {
             (corpus.HOUSE_VOICE, corpus.HOUSE_SPEED, corpus.HOUSE_PITCH)}, split
@@ -167,7 +172,8 @@ def test_plan_splits(default_plan):
             assert (spec.answer_text != "") == (spec.kind == "arithmetic")
             assert spec.gender == corpus.voice_gender(spec.voice)
             assert spec.language == spec.voice.partition("+")[0]
-            assert 130 <= spec.speed <= 210 and 30 <= spec.pitch <= 70
+            low, high = (90, 300) if spec.split == "train_speeds" else (130, 210)
+            assert low <= spec.speed <= high and 30 <= spec.pitch <= 70
     assert len({spec.id for specs in plan.values() for spec in specs}) == sum(map(len, plan.values()))
 
 
@@ -259,20 +265,22 @@ def test_missing_espeak_gives_clear_error(monkeypatch, tmp_path, capsys):
 def test_tiny_build_loads_and_resumes(tmp_path):
     out = str(tmp_path / "corpus")
     options = corpus.CorpusOptions(num_train=6, num_train_extra=3, num_validation=2, num_test=2, num_test_voices=3,
-                                   num_train_accents=2, num_tts_house=2, shard_size=4, workers=1)
+                                   num_train_accents=2, num_tts_house=2, num_train_speeds=2, shard_size=4,
+                                   workers=1)
     stats = corpus.build_corpus(out, options, progress=False)
-    assert stats["written"] == 9 and stats["skipped"] == 0 and stats["rows"] == 22
+    assert stats["written"] == 10 and stats["skipped"] == 0 and stats["rows"] == 24
 
     shards = {split: sorted(os.listdir(os.path.join(out, split))) for split in corpus.SPLITS}
     assert shards == {"train": ["shard-00000.parquet", "shard-00001.parquet"],
                       "train_extra": ["shard-00000.parquet"], "validation": ["shard-00000.parquet"], "test": ["shard-00000.parquet"],
                       "test_voices": ["shard-00000.parquet"], "train_accents": ["shard-00000.parquet"],
-                      "tts_house": ["shard-00000.parquet"], "test_house": ["shard-00000.parquet"]}
+                      "tts_house": ["shard-00000.parquet"], "test_house": ["shard-00000.parquet"],
+                      "train_speeds": ["shard-00000.parquet"]}
     with open(os.path.join(out, "corpus_info.json")) as handle:
         info = json.load(handle)
     assert info["complete"] and info["sizes"] == {"train": 6, "train_extra": 3, "validation": 2, "test": 2,
                                                   "test_voices": 3, "train_accents": 2, "tts_house": 2,
-                                                  "test_house": 2}
+                                                  "test_house": 2, "train_speeds": 2}
     assert info["held_out_voices"] == list(corpus.HELD_OUT_VOICES) and info["sampling_rate"] == 24000
 
     plan = corpus.plan_corpus(options)
@@ -302,7 +310,7 @@ def test_tiny_build_loads_and_resumes(tmp_path):
     paths = [os.path.join(out, split, name) for split, names in shards.items() for name in names]
     mtimes = {path: os.stat(path).st_mtime_ns for path in paths}
     stats = corpus.build_corpus(out, options, progress=False)
-    assert stats["written"] == 0 and stats["skipped"] == 9 and stats["rows"] == 0
+    assert stats["written"] == 0 and stats["skipped"] == 10 and stats["rows"] == 0
     assert {path: os.stat(path).st_mtime_ns for path in paths} == mtimes
 
     # A corpus built before a split existed (its info records neither the split nor its option) resumes: only the
@@ -315,14 +323,14 @@ def test_tiny_build_loads_and_resumes(tmp_path):
     with open(info_path, "w") as handle:
         json.dump(older, handle)
     stats = corpus.build_corpus(out, options, progress=False)
-    assert stats["written"] == 1 and stats["skipped"] == 8 and stats["rows"] == 2
+    assert stats["written"] == 1 and stats["skipped"] == 9 and stats["rows"] == 2
     mtimes = {path: os.stat(path).st_mtime_ns for path in paths}
 
     # After losing a shard, only that shard is synthesized again (here with two worker processes).
     lost = os.path.join(out, "train", "shard-00001.parquet")
     os.remove(lost)
     stats = corpus.build_corpus(out, corpus.CorpusOptions(**{**options.__dict__, "workers": 2}), progress=False)
-    assert stats["written"] == 1 and stats["skipped"] == 8 and stats["rows"] == 2
+    assert stats["written"] == 1 and stats["skipped"] == 9 and stats["rows"] == 2
     assert all(os.stat(path).st_mtime_ns == mtime for path, mtime in mtimes.items() if path != lost)
     assert corpus.load_corpus(out, "train", cache_dir=str(tmp_path / "cache2"))["id"] == [
         spec.id for spec in plan["train"]]

@@ -25,7 +25,9 @@ can grow without changing the codec), `validation` (small, same mix as `train`),
 `test` (training voices, random sequences only), `test_voices` (held-out voices; random sequences and
 arithmetic), `train_accents` (language model only: `en-029` variants outside `HELD_OUT_VOICES` and the plain voice of
 every accent; short and random sequences and sentences), `tts_house` (language model only: plain-TTS targets in the
-house voice) and `test_house` (the random sequences of `test_voices`, same texts, in the house voice). No text of `validation`, `test` or `test_voices` occurs in `train`; for arithmetic this means a fixed
+house voice), `test_house` (the random sequences of `test_voices`, same texts, in the house voice) and
+`train_speeds` (language model only: the voices of `train` and `train_accents` at 90-300 words/minute, where the
+other splits speak at 130-210; short and random sequences and sentences). No text of `validation`, `test` or `test_voices` occurs in `train`; for arithmetic this means a fixed
 share of the operand pairs is reserved for the evaluation splits.
 
 Clips are synthesized with `espeak-ng -a 75 --stdout`, trimmed to ~50 ms of silence on either side, resampled to 24 kHz
@@ -33,7 +35,7 @@ with the project's resampler and stored as 16-bit PCM WAV bytes in Parquet shard
 `DIR/{split}/shard-{k:05d}.parquet`. The plan of every row is a pure function of the options and the seed, and a
 shard is renamed into place only when complete, so a rerun skips finished shards and resumes where it stopped.
 
-    python -m training_recipes.mini.corpus --out data/mini_corpus            # full corpus (~38750 rows)
+    python -m training_recipes.mini.corpus --out data/mini_corpus            # full corpus (~44750 rows)
     python -m training_recipes.mini.corpus --out /tmp/mini --quick           # 64 + 32 + 3 x 16 rows
 """
 
@@ -106,8 +108,9 @@ __all__ = [
 
 CORPUS_VERSION = "1"
 SAMPLING_RATE = 24000
-SPLITS = ("train", "train_extra", "validation", "test", "test_voices", "train_accents", "tts_house", "test_house")
-TRAINING_SPLITS = ("train", "train_extra", "train_accents", "tts_house")
+SPLITS = ("train", "train_extra", "validation", "test", "test_voices", "train_accents", "tts_house", "test_house",
+          "train_speeds")
+TRAINING_SPLITS = ("train", "train_extra", "train_accents", "tts_house", "train_speeds")
 KINDS = ("sentence", "random", "short", "arithmetic")
 ESPEAK_MISSING_MESSAGE = "espeak-ng is not installed: apt-get install espeak-ng"
 # espeak-ng's default amplitude (100) drives some voices to full scale; 75 leaves headroom for the resampler.
@@ -267,6 +270,10 @@ class CorpusOptions:
         held_out_arithmetic_fraction (`float`, defaults to 0.2): share of the operand pairs reserved for the
             evaluation splits (never asked in `train`).
         speed_range (`tuple[int, int]`, defaults to `(130, 210)`): inclusive range of speaking rates, words/minute.
+        num_train_speeds (`int`, defaults to 6000): rows of `train_speeds` (language model only: the voices of
+            `train` and `train_accents` at rates drawn from `wide_speed_range`).
+        wide_speed_range (`tuple[int, int]`, defaults to `(90, 300)`): inclusive range of speaking rates of
+            `train_speeds`, words/minute.
         pitch_range (`tuple[int, int]`, defaults to `(30, 70)`): inclusive range of espeak-ng pitches (0-99).
         padding_ms (`float`, defaults to 50.0): silence kept before the first and after the last voiced frame.
     """
@@ -290,10 +297,12 @@ class CorpusOptions:
     speed_range: tuple[int, int] = (130, 210)
     pitch_range: tuple[int, int] = (30, 70)
     padding_ms: float = 50.0
+    num_train_speeds: int = 6000
+    wide_speed_range: tuple[int, int] = (90, 300)
 
     def __post_init__(self):
         for name in ("num_train", "num_train_extra", "num_validation", "num_test", "num_test_voices",
-                     "num_train_accents", "num_tts_house"):
+                     "num_train_accents", "num_tts_house", "num_train_speeds"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"`{name}` must be a non-negative int, got {value!r}")
@@ -323,7 +332,8 @@ class CorpusOptions:
                 f"`held_out_arithmetic_fraction` must be strictly between 0 and 1 (both train and the evaluation "
                 f"splits need questions), got {self.held_out_arithmetic_fraction!r}"
             )
-        for name, low_limit, high_limit in (("speed_range", 80, 450), ("pitch_range", 0, 99)):
+        for name, low_limit, high_limit in (("speed_range", 80, 450), ("wide_speed_range", 80, 450),
+                                            ("pitch_range", 0, 99)):
             value = tuple(getattr(self, name))
             if len(value) != 2 or not all(isinstance(v, int) for v in value) or not (
                 low_limit <= value[0] <= value[1] <= high_limit
@@ -341,7 +351,7 @@ class CorpusOptions:
         """The `--quick` sizes: 64 `train` rows, 32 `train_extra` rows and 16 rows in each other split (`test_house`:
         the random sequences of `test_voices`)."""
         sizes = {"num_train": 64, "num_train_extra": 32, "num_validation": 16, "num_test": 16,
-                 "num_test_voices": 16, "num_train_accents": 16, "num_tts_house": 16}
+                 "num_test_voices": 16, "num_train_accents": 16, "num_tts_house": 16, "num_train_speeds": 16}
         sizes.update(overrides)
         return cls(**sizes)
 
@@ -356,6 +366,7 @@ class CorpusOptions:
         values = dataclasses.asdict(self)
         values.pop("workers")
         values["speed_range"] = list(self.speed_range)
+        values["wide_speed_range"] = list(self.wide_speed_range)
         values["pitch_range"] = list(self.pitch_range)
         return values
 
@@ -599,7 +610,7 @@ def _split_kinds(split: str, options: CorpusOptions) -> dict[str, float]:
     if split in ("train", "validation"):
         return {"arithmetic": options.arithmetic_fraction, "random": options.random_fraction,
                 "sentence": 1.0 - options.arithmetic_fraction - options.random_fraction}
-    if split in ("train_extra", "train_accents", "tts_house"):
+    if split in ("train_extra", "train_accents", "tts_house", "train_speeds"):
         return {"short": options.extra_short_fraction, "random": options.extra_random_fraction,
                 "sentence": 1.0 - options.extra_short_fraction - options.extra_random_fraction}
     if split == "test":
@@ -616,7 +627,9 @@ def _plan_split(split: str, options: CorpusOptions, vocabulary: Sequence[str], a
     rng = random.Random(f"mimo-mini-corpus-{CORPUS_VERSION}-{options.seed}-{split}")
     kinds = _kind_list(rng, size, _split_kinds(split, options))
     voices = _balanced_voices(rng, size, {"test_voices": HELD_OUT_VOICES, "train_accents": ACCENT_TRAIN_VOICES,
-                                          "tts_house": (HOUSE_VOICE,)}.get(split, TRAIN_VOICES))
+                                          "tts_house": (HOUSE_VOICE,),
+                                          "train_speeds": TRAIN_VOICES + ACCENT_TRAIN_VOICES}.get(split, TRAIN_VOICES))
+    speed_range = options.wide_speed_range if split == "train_speeds" else options.speed_range
     evaluation = split not in TRAINING_SPLITS
     specs = []
     for index, (kind, voice) in enumerate(zip(kinds, voices)):
@@ -637,7 +650,7 @@ def _plan_split(split: str, options: CorpusOptions, vocabulary: Sequence[str], a
             raise RuntimeError(f"could not draw a new {kind} text for split {split!r} (the grammar is exhausted)")
         if evaluation and kind != "arithmetic":
             reserved.add(text)
-        speed, pitch = rng.randint(*options.speed_range), rng.randint(*options.pitch_range)
+        speed, pitch = rng.randint(*speed_range), rng.randint(*options.pitch_range)
         if split == "tts_house":
             speed, pitch = HOUSE_SPEED, HOUSE_PITCH
         specs.append(ClipSpec(
@@ -671,7 +684,8 @@ def plan_corpus(options: CorpusOptions, vocabulary: Sequence[str] | None = None)
     reserved: set[str] = set(question for question, _ in held_out_pool)
     plans = {}
     # Splits added later come after the first five, so adding them left those five's plans unchanged.
-    for split in ("test", "test_voices", "validation", "train", "train_extra", "train_accents", "tts_house"):
+    for split in ("test", "test_voices", "validation", "train", "train_extra", "train_accents", "tts_house",
+                  "train_speeds"):
         pool = train_pool if split in TRAINING_SPLITS else held_out_pool
         plans[split] = _plan_split(split, options, vocabulary, pool, reserved)
     plans["test_house"] = _house_copies(plans["test_voices"], "test_house")
