@@ -8,8 +8,8 @@ import pytest
 from processing.tokenization_mimo_audio import mimo_special_token_ids, train_bpe_tokenizer
 from training_recipes.formats import IGNORE_INDEX, SpecialTokenIds
 from training_recipes.mini.model import mini_lm_config, prompt_texts
-from training_recipes.mini.tasks import SFT_ARITHMETIC_REPEATS, STAGE1_TRACE_REPEATS, arithmetic_thinking
-from training_recipes.mini.tasks import stage_examples, style_instruction
+from training_recipes.mini.tasks import (SFT_ARITHMETIC_REPEATS, SFT_HOUSE_TTS_REPEATS, STAGE1_TRACE_REPEATS,
+                                         arithmetic_thinking, stage_examples, style_instruction)
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +112,8 @@ def test_house_voice_rows_are_plain_tts_only(tokenizer, special):
     assert stage_examples(row, "pretrain_stage1", special, tokenizer.encode, rng) == []
     (pretrain,) = stage_examples(row, "pretrain_stage2", special, tokenizer.encode, rng)
     assert special.sostm in pretrain["input_ids"] and pretrain["input_ids"][0] != special.sosp
-    (tts,) = stage_examples(row, "sft", special, tokenizer.encode, rng)
+    tts, *copies = stage_examples(row, "sft", special, tokenizer.encode, rng)
+    assert len(copies) == SFT_HOUSE_TTS_REPEATS - 1 and all(copy == tts for copy in copies)
     assert tts["labels"][tts["input_ids"].index(special.sostm)] == special.sostm
     assert "Please convert this text to speech: the red dog" in tokenizer.decode(tts["input_ids"])
     assert tts["input_ids"].count(special.empty) == 30 // 4 + 1

@@ -14,7 +14,8 @@
     `tts_house`, so plain TTS speaks in the house voice), instruct-TTS with a style instruction espeak-ng realises
     (voice gender and speed) after a `<think>` trace, and spoken arithmetic: a spoken question, a `<think>` trace
     counting it out, and the answer as a spoken streaming segment.
-  * rows of `tts_house` (the house voice) give TTS examples only: TTS-pretraining in stage 2, plain TTS in SFT.
+  * rows of `tts_house` (the house voice) give TTS examples only: TTS-pretraining in stage 2, plain TTS in SFT
+    (`SFT_HOUSE_TTS_REPEATS` copies).
 - `build_stage_data`: writes `{stage}/train-*.parquet` (and `{stage}/eval.parquet` from the validation split) of
   formatted examples the recipes read as `data.train_files` / `data.eval_files`. Training examples come from
   `TRAINING_SPLITS` (short 1-3-word clips: ASR only, and TTS in the house voice), evaluation examples from
@@ -44,7 +45,10 @@ TTS_TEMPLATE = "Please convert this text to speech"
 # without repeats the thinking task got about 330 examples in all. Stage 1 (8 passes over its short examples) learns
 # the counting from plain-text traces; SFT repeats the spoken question -> trace -> spoken answer conversation.
 STAGE1_TRACE_REPEATS = 2
-SFT_ARITHMETIC_REPEATS = 8
+SFT_ARITHMETIC_REPEATS = 10  # 8 until `train_speeds` added a sixth more SFT examples
+# Plain TTS has 8000 house-voice rows against 40000 rows of everything else, and SFT sees about half of its examples,
+# so once each they gave it about 4000 examples: the task the TTS judge scores, and the least learned.
+SFT_HOUSE_TTS_REPEATS = 2
 
 
 def speed_word(speed: int) -> str:
@@ -173,7 +177,7 @@ def stage_examples(row: dict, stage: str, special: SpecialTokenIds, tokenize, rn
             return []
         if stage == "pretrain_stage2":
             return [tts_pretrain_example(text, codes, special, tokenize)]
-        return [_plain_tts(text, codes, special, tokenize)]
+        return [_plain_tts(text, codes, special, tokenize)] * SFT_HOUSE_TTS_REPEATS
     if stage == "pretrain_stage1":
         examples = [asr_pretrain_example(codes, text, special, tokenize), text_only_example(text, special, tokenize)]
         if row.get("answer_codes"):
