@@ -22,6 +22,7 @@ in the same chunks.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import math
 from queue import Queue
 
 import numpy as np
@@ -64,6 +65,9 @@ class MiMoAudioStreamer(BaseStreamer):
             raise ValueError("`processor` has no codec (`audio_tokenizer`): the streamer decodes speech with it")
         if isinstance(chunk_frames, bool) or not isinstance(chunk_frames, int) or chunk_frames < 1:
             raise ValueError(f"`chunk_frames` must be a positive int, got {chunk_frames!r}")
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+                                    or not math.isfinite(timeout) or timeout <= 0):
+            raise ValueError(f"`timeout` must be None (wait forever) or a positive number of seconds, got {timeout!r}")
         self.tokenizer = processor.tokenizer
         self.special = processor.special_ids
         self.num_codebooks = len(processor.speech_empty_ids)

@@ -93,6 +93,9 @@ def test_streamer_refuses_batches_and_needs_the_codec(tiny):
         streamer.put(torch.zeros(2, 3, dtype=torch.long))
     with pytest.raises(ValueError, match="chunk_frames"):
         MiMoAudioStreamer(processor, chunk_frames=0)
+    for bad in (0, -1.0, float("nan"), float("inf"), "5", True):
+        with pytest.raises(ValueError, match="`timeout`"):
+            MiMoAudioStreamer(processor, timeout=bad)
     codec, processor.audio_tokenizer = processor.audio_tokenizer, None
     try:
         with pytest.raises(ValueError, match="codec"):
