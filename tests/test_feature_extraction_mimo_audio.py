@@ -165,11 +165,13 @@ def test_blocked_stft_equals_one_centered_stft(extractor, samples, monkeypatch):
     from processing import feature_extraction_mimo_audio as module
 
     wave = torch.from_numpy(np.random.default_rng(1).standard_normal(samples).astype(np.float32) * 0.1)
-    window = torch.hann_window(extractor.window_size)
-    spectrum = torch.stft(wave, n_fft=extractor.nfft, hop_length=extractor.hop_length, win_length=extractor.window_size,
-                          window=window, center=True, pad_mode="reflect", return_complex=True).abs()
-    filterbank = htk_mel_filterbank(24000, extractor.nfft, extractor.n_mels, 0.0, 12000.0)
-    whole = torch.log(torch.clamp((spectrum.T @ filterbank).T, min=1e-7))
+    # The reference in float64, as the extractor computes on CPU (float32 rounding alone differs by ~1e-5 here).
+    window = torch.hann_window(extractor.window_size, dtype=torch.float64)
+    spectrum = torch.stft(wave.double(), n_fft=extractor.nfft, hop_length=extractor.hop_length,
+                          win_length=extractor.window_size, window=window, center=True, pad_mode="reflect",
+                          return_complex=True).abs()
+    filterbank = htk_mel_filterbank(24000, extractor.nfft, extractor.n_mels, 0.0, 12000.0).double()
+    whole = torch.log(torch.clamp((spectrum.T @ filterbank).T, min=1e-7)).float()
     monkeypatch.setattr(module, "LOG_MEL_BLOCK_FRAMES", 97)  # several blocks, the last one short
     blocked = extractor.log_mel(wave)
     assert blocked.shape == whole.shape == (extractor.n_mels, 1 + samples // extractor.hop_length)
