@@ -18,6 +18,7 @@ benchmarks/RESULTS.md. It needs espeak-ng (`apt-get install espeak-ng`).
 import argparse
 import datetime
 import os
+import shlex
 import sys
 
 import numpy as np
@@ -98,7 +99,7 @@ def main(argv=None) -> int:
                      for condition, hypotheses in transcripts.items()} for label, transcripts in table.items()}
 
     lines = [f"### Miniature ASR by voice and speaking rate ({datetime.date.today().isoformat()})", "",
-             f"`python benchmarks/mini_asr_conditions.py {' '.join(argv if argv is not None else sys.argv[1:])}`"
+             f"`python benchmarks/mini_asr_conditions.py {shlex.join(argv if argv is not None else sys.argv[1:])}`"
              f" — the first {len(texts)} random sequences of `test` (which speaks them at 130-210 words/min), "
              f"espeak-ng pitch {PITCH}; WER %, mean per utterance, through the `mimo-audio` pipeline's greedy ASR. "
              "Models: "
