@@ -44,7 +44,8 @@ def read_audio(value, sampling_rate: int | None = None) -> tuple[np.ndarray, int
 
     Args:
         value: a file path; a `datasets` Audio value (`{"array", "sampling_rate"}` when decoded, `{"bytes"}` or
-            `{"path"}` when not); or a 1-D / 2-D array, list or tensor of float samples.
+            `{"path"}` when not); transformers' ASR-pipeline dict `{"raw", "sampling_rate"}`; or a 1-D / 2-D array,
+            list or tensor of float samples.
         sampling_rate: the rate of an array `value` in Hz (required for arrays, ignored otherwise).
 
     Returns:
@@ -57,15 +58,21 @@ def read_audio(value, sampling_rate: int | None = None) -> tuple[np.ndarray, int
             raise ValueError(f"audio file not found: {str(value)!r} (remote URLs are not fetched)")
         return _read_file(str(value), repr(str(value)))
     if isinstance(value, dict):
-        if value.get("array") is not None:
+        samples_keys = [key for key in ("array", "raw") if value.get(key) is not None]
+        if len(samples_keys) > 1:
+            raise ValueError("an audio dict holds both 'array' and 'raw': give the samples once")
+        if samples_keys:
+            key = samples_keys[0]
             if value.get("sampling_rate") is None:
-                raise ValueError("an audio dict with 'array' needs 'sampling_rate' next to it")
-            return read_audio(value["array"], value["sampling_rate"])
+                raise ValueError(f"an audio dict with {key!r} needs 'sampling_rate' next to it")
+            return read_audio(value[key], value["sampling_rate"])
         if value.get("bytes"):
             return _read_file(io.BytesIO(value["bytes"]), "bytes")
         if value.get("path"):
             return read_audio(value["path"])
-        raise ValueError(f"an audio dict needs 'array' + 'sampling_rate', 'bytes' or 'path'; got keys {sorted(value)}")
+        raise ValueError(
+            f"an audio dict needs 'array' (or 'raw') + 'sampling_rate', 'bytes' or 'path'; got keys {sorted(value)}"
+        )
     if isinstance(value, (list, tuple)):
         value = np.asarray(value, dtype=np.float32)
     if not isinstance(value, (np.ndarray, torch.Tensor)):

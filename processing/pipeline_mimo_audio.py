@@ -131,8 +131,8 @@ class MiMoAudioPipeline(Pipeline):
     - a conversation (a list of `{"role", "content"}` messages, task `"chat"`): the explicit history, rendered by
       the chat template; `reply="text"` (default) or `"speech"` picks the answer's modality, `thinking=True` asks
       for a thinking block before a text answer;
-    - a bare audio (path, 1-D array at 24 kHz, or `{"array", "sampling_rate"}`) or a bare string, read as the
-      task's main input (audio for `asr`, text for `tts`, ...).
+    - a bare audio (path, 1-D array at 24 kHz, `{"array", "sampling_rate"}` or `{"raw", "sampling_rate"}`) or a
+      bare string, read as the task's main input (audio for `asr`, text for `tts`, ...).
 
     Request fields (keyword arguments of the call apply to every request that lacks them):
 
@@ -291,7 +291,7 @@ class MiMoAudioPipeline(Pipeline):
     def _normalize_request(self, item, defaults, index) -> dict:
         if _is_conversation(item):
             request = {"messages": list(item)}
-        elif isinstance(item, dict) and not _is_message(item) and ("array" not in item or "task" in item):
+        elif isinstance(item, dict) and not _is_message(item) and (not _is_audio_dict(item) or "task" in item):
             unknown = set(item) - {"task"} - set(REQUEST_FIELDS)
             if unknown:
                 raise ValueError(
@@ -515,9 +515,14 @@ def _split_thinking(text):
     return thinking.replace("<think>", "").strip(), answer.strip()
 
 
+def _is_audio_dict(value: dict) -> bool:
+    """A waveform dict: `datasets`' `{"array", "sampling_rate"}` or transformers' ASR-pipeline `{"raw", ...}`."""
+    return "array" in value or "raw" in value
+
+
 def _audio_input(audio, sampling_rate):
-    """Normalizes one audio input for the prompt builders: paths and part dicts pass through; `{"array",
-    "sampling_rate"}` dicts (the `datasets` Audio format, read by `processing.audio_io.load_audio`, resampled with
+    """Normalizes one audio input for the prompt builders: paths and part dicts pass through; `{"array" | "raw",
+    "sampling_rate"}` dicts (the `datasets` Audio format or transformers' ASR-pipeline one, read by `processing.audio_io.load_audio`, resampled with
     a warning when needed) and bare arrays/tensors (taken to be at `sampling_rate`) become
     `{"audio": waveform, "sampling_rate": sampling_rate}` parts."""
     if audio is None or isinstance(audio, str):
@@ -525,12 +530,12 @@ def _audio_input(audio, sampling_rate):
     # Waveforms go on as {"audio", "sampling_rate"} parts: bare arrays are documented to be at the extractor's rate,
     # and saying so keeps the processor from warning that no rate was given.
     if isinstance(audio, dict):
-        if "array" not in audio:
+        if not _is_audio_dict(audio):
             return audio
         return {"audio": load_audio(audio, sampling_rate), "sampling_rate": sampling_rate}
     if isinstance(audio, (torch.Tensor, np.ndarray)):
         return {"audio": audio, "sampling_rate": sampling_rate}
     raise TypeError(
         f"audio: expected a file path, a 1-D waveform (numpy array or torch tensor at {sampling_rate} Hz) or a "
-        f"{{'array', 'sampling_rate'}} dict, got {type(audio).__name__}"
+        f"{{'array' or 'raw', 'sampling_rate'}} dict, got {type(audio).__name__}"
     )

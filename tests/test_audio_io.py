@@ -29,6 +29,7 @@ def test_every_source_kind_reads_the_same_mono_samples(tmp_path):
         ({"path": str(path)}, None),
         ({"bytes": buffer.getvalue()}, None),
         ({"array": stereo.T, "sampling_rate": 16000}, None),  # datasets' decoded [channels, samples]
+        ({"raw": stereo.T, "sampling_rate": 16000}, None),  # transformers' ASR-pipeline dict
         (stereo, 16000),
         (torch.from_numpy(stereo.T.copy()), 16000),
         (list(mono), 16000),
@@ -53,6 +54,10 @@ def test_bad_audio_gets_clear_errors(tmp_path):
         read_audio(tone(0.1, 24000))
     with pytest.raises(ValueError, match="needs 'sampling_rate'"):
         read_audio({"array": tone(0.1, 24000)})
+    with pytest.raises(ValueError, match="'raw' needs 'sampling_rate'"):
+        read_audio({"raw": tone(0.1, 24000)})
+    with pytest.raises(ValueError, match="both 'array' and 'raw'"):
+        read_audio({"array": tone(0.1, 24000), "raw": tone(0.1, 24000), "sampling_rate": 24000})
     with pytest.raises(ValueError, match="needs 'array'"):
         read_audio({"text": "hi"})
     with pytest.raises(TypeError, match="float samples"):

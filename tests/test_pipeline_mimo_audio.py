@@ -204,6 +204,24 @@ def test_audio_dict_input_is_resampled(pipe, clips, caplog):
     assert isinstance(result["text"], str)
 
 
+def test_raw_audio_dict_reads_as_the_array_dict(pipe):
+    """transformers' ASR-pipeline dict `{"raw", "sampling_rate"}` is the same input as datasets' `{"array", ...}`."""
+    samples = synthesize_clip(1.0, 16000, seed=1)
+
+    def prompt(audio):
+        request = pipe._normalize_request(audio, {"task": "asr"}, 0)
+        return pipe.preprocess(_RequestBatch([request]))["model_inputs"]
+
+    from_array = prompt({"array": samples, "sampling_rate": 16000})
+    from_raw = prompt({"raw": samples, "sampling_rate": 16000})
+    assert from_array.keys() == from_raw.keys()
+    for key in from_array:
+        if isinstance(from_array[key], torch.Tensor):
+            assert torch.equal(from_array[key], from_raw[key]), key
+    resampled = pipe(dict(raw=samples, sampling_rate=16000), task="asr", max_new_tokens=2)
+    assert resampled == pipe(dict(array=samples, sampling_rate=16000), task="asr", max_new_tokens=2)
+
+
 def test_split_thinking():
     assert _split_thinking("<think>\nhmm\n</think>\nA") == ("hmm", "A")
     assert _split_thinking("no block") == (None, "no block")
