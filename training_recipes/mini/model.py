@@ -28,7 +28,7 @@ from processing.prompts_mimo_audio import (
 from processing.tokenization_mimo_audio import lm_config_token_ids, train_bpe_tokenizer
 
 
-__all__ = ["MINI_LM_SIZES", "MINI_TEXT_VOCAB_SIZE", "mini_lm_config", "prompt_texts", "init_speech_embeddings_from_codec", "init_mini_folder"]
+__all__ = ["MINI_LM_SIZES", "mini_lm_config", "prompt_texts", "init_speech_embeddings_from_codec", "init_mini_folder"]
 
 # Backbone and patch-module sizes of the miniature (about 10M parameters; 20 MB in fp16).
 MINI_LM_SIZES = dict(
@@ -44,14 +44,6 @@ MINI_LM_SIZES = dict(
     input_local_dim=192,
     input_local_layers=1,
 )
-
-# BPE vocabulary (before the special tokens). Small on purpose: a generated speech turn is a streaming segment whose
-# 5-token text chunks alternate with 0.8 s audio chunks, so a chunk's audio speaks its own text only when the text
-# runs at about 6 tokens per second of speech. With 1024 merges every vocabulary word is one token (1.0 token/word,
-# 2.7 tokens/s in the house voice at 160 words/min): the text ran 2.3x ahead of the audio, and the miniature never
-# learned which word to speak (runs/mini_v7: the c0 loss of its TTS targets given the right text 2.72, given another
-# text 2.78). 512 gives about 2.3 tokens/word on the corpus text, about 6.2 tokens/s in the house voice.
-MINI_TEXT_VOCAB_SIZE = 512
 
 
 def prompt_texts() -> list[str]:
@@ -125,7 +117,7 @@ def init_speech_embeddings_from_codec(model: MiMoAudioForConditionalGeneration, 
 
 
 def init_mini_folder(codec_dir: str | os.PathLike, texts: Iterable[str], output_dir: str | os.PathLike,
-                     vocab_size: int = MINI_TEXT_VOCAB_SIZE, seed: int = 0, **lm_overrides):
+                     vocab_size: int = 1024, seed: int = 0, **lm_overrides):
     """Trains the tokenizer on `texts` + `prompt_texts()`, builds the random LM, and saves model + processor (with
     the codec of `codec_dir`) to `output_dir`. Returns `(model, processor)`."""
     codec = MiMoAudioTokenizerModel.from_pretrained(codec_dir).eval()

@@ -94,7 +94,7 @@ class Chain:
         for path in sorted(glob.glob(self.path("corpus", "train", "*.parquet"))):
             table = pq.read_table(path, columns=["text", "answer_text"])
             texts += [t for t in table.column("text").to_pylist() + table.column("answer_text").to_pylist() if t]
-        init_mini_folder(self.path("codec"), texts, self.path("init"))
+        init_mini_folder(self.path("codec"), texts, self.path("init"), vocab_size=512 if self.quick else 1024)
 
     def data(self):
         from .tasks import build_stage_data
