@@ -26,6 +26,8 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from mini_models import add_model_arguments, parse_model_arguments, publish  # noqa: E402
+
 DEFAULT_VOICES = ("en-us", "en-gb", "en-029", "en-us+f2", "en-gb-scotland+m3")
 DEFAULT_SPEEDS = (100, 140, 175, 220, 260)
 PITCH = 50
@@ -68,24 +70,14 @@ def transcribe_all(model_dir: str, conditions: dict, batch_size: int) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", nargs="+", default=None, help="model folders (default: the shipped miniature)")
-    parser.add_argument("--labels", nargs="+", default=None, help="a column name per model (default: folder names)")
+    add_model_arguments(parser, "a column name per model (default: folder names)")
     parser.add_argument("--voices", nargs="+", default=list(DEFAULT_VOICES))
     parser.add_argument("--speeds", nargs="+", type=int, default=list(DEFAULT_SPEEDS), help="words per minute")
     parser.add_argument("--num-texts", type=int, default=40)
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--no-save", action="store_true", help="do not append to benchmarks/RESULTS.md")
-    args = parser.parse_args(argv)
 
-    from modeling_mimo_audio import mini_model_path
     from evaluation.metrics.text import mean_utterance_error_rate
-    from training_recipes.mini.corpus import require_espeak
 
-    require_espeak()
-    models = args.models or [mini_model_path()]
-    labels = args.labels or [os.path.basename(os.path.normpath(model)) for model in models]
-    if len(labels) != len(models):
-        parser.error(f"--labels: expected one label per model ({len(models)}), got {len(labels)}")
+    args, models, labels = parse_model_arguments(parser, argv)
     if args.num_texts < 1:
         parser.error(f"--num-texts: expected a positive number, got {args.num_texts}")
     for speed in args.speeds:
@@ -112,10 +104,7 @@ def main(argv=None) -> int:
     lines.append("| **mean** | | " + " | ".join(f"**{np.mean(list(rates[label].values())):.1f}**"
                                              for label in labels) + " |")
     report = "\n".join(lines) + "\n"
-    print(report)
-    if not args.no_save:
-        with open(os.path.join(ROOT, "benchmarks", "RESULTS.md"), "a", encoding="utf-8") as handle:
-            handle.write("\n" + report)
+    publish(report, args)
     return 0
 
 

@@ -119,3 +119,24 @@ def test_transcribe_command_without_model_arguments(samples):
     assert completed.returncode == 0, completed.stderr[-2000:]
     lines = completed.stdout.strip().splitlines()
     assert [line.split("\t")[0] for line in lines] == paths
+
+
+def test_tts_conditioning_benchmark(capsys):
+    """`benchmarks/mini_tts_conditioning.py`: the same clips scored with their own texts twice give equal losses (the
+    "other text" side only swaps texts), and the script prints its table without touching RESULTS.md."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks"))
+    import mini_tts_conditioning as bench
+    from training_recipes.mini.corpus import HOUSE_PITCH, HOUSE_SPEED, HOUSE_VOICE, speak
+
+    texts = bench.house_texts(3)
+    waves = [speak(text, HOUSE_VOICE, HOUSE_SPEED, HOUSE_PITCH) for text in texts]
+    same = bench.audio_losses(MINI_MODEL_DIR, [texts[0]] * 3, [waves[0]] * 3, batch_size=2)
+    np.testing.assert_allclose(same["right"], same["wrong"], rtol=1e-6)
+    differ = bench.audio_losses(MINI_MODEL_DIR, texts, waves, batch_size=2)
+    assert differ["right"] != differ["wrong"] and all(np.isfinite(differ["right"] + differ["wrong"]))
+    with pytest.raises(ValueError, match="--num-clips"):
+        bench.house_texts(1)
+    results = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks", "RESULTS.md")
+    before = os.path.getmtime(results)
+    assert bench.main(["--num-clips", "2", "--no-save"]) == 0
+    assert "| c0 own text |" in capsys.readouterr().out and os.path.getmtime(results) == before

@@ -119,7 +119,14 @@ def init_speech_embeddings_from_codec(model: MiMoAudioForConditionalGeneration, 
 def init_mini_folder(codec_dir: str | os.PathLike, texts: Iterable[str], output_dir: str | os.PathLike,
                      vocab_size: int = 1024, seed: int = 0, **lm_overrides):
     """Trains the tokenizer on `texts` + `prompt_texts()`, builds the random LM, and saves model + processor (with
-    the codec of `codec_dir`) to `output_dir`. Returns `(model, processor)`."""
+    the codec of `codec_dir`) to `output_dir`. Returns `(model, processor)`.
+
+    `vocab_size` 1024 makes every vocabulary word one token (about 2.5 tokens per second of house-voice speech, so a
+    streaming segment's 5-token text chunks run 2.5x ahead of their 0.8 s audio chunks). Fewer merges to keep the
+    text at the audio's pace were tried and lost on every task: runs/mini_v8 with 512 (2.38 tokens/word, a median
+    5.97 tokens/s of `tts_house` audio) read held-out voices at 15.2 % WER (10.1 % with 1024), arithmetic 82 %
+    (94 %), TTS judge 151 % (127 %); see docs/mini.md.
+    """
     codec = MiMoAudioTokenizerModel.from_pretrained(codec_dir).eval()
     tokenizer = train_bpe_tokenizer(list(texts) + prompt_texts(), vocab_size)
     codebook_sizes = codec.config.codebook_sizes[:8]

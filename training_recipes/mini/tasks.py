@@ -36,7 +36,7 @@ from ..formats import text_only_example, tts_pretrain_example
 from .corpus import SPLITS, TRAINING_SPLITS
 
 
-__all__ = ["STAGES", "style_instruction", "encode_corpus", "stage_examples", "build_stage_data"]
+__all__ = ["STAGES", "style_instruction", "encode_corpus", "plain_tts_example", "stage_examples", "build_stage_data"]
 
 STAGES = ("pretrain_stage1", "pretrain_stage2", "sft")
 ASR_INSTRUCTION = "Transcribe the following voice message"
@@ -161,7 +161,9 @@ def _spoken_answer(text: str, codes, thinking: str | None) -> dict:
     return answer
 
 
-def _plain_tts(text: str, codes, special: SpecialTokenIds, tokenize) -> dict:
+def plain_tts_example(text: str, codes, special: SpecialTokenIds, tokenize) -> dict:
+    """SFT's plain-TTS conversation: the default TTS template with `text`, answered by `text` spoken as `codes`
+    (`[8, frames]`) in a streaming segment."""
     return conversation_example([{"role": "user", "content": f"{TTS_TEMPLATE}: {text}"},
                                  _spoken_answer(text, codes, None)], special, tokenize)
 
@@ -179,7 +181,7 @@ def stage_examples(row: dict, stage: str, special: SpecialTokenIds, tokenize, rn
             return []
         if stage == "pretrain_stage2":
             return [tts_pretrain_example(text, codes, special, tokenize)]
-        return [_plain_tts(text, codes, special, tokenize)] * SFT_HOUSE_TTS_REPEATS
+        return [plain_tts_example(text, codes, special, tokenize)] * SFT_HOUSE_TTS_REPEATS
     if stage == "pretrain_stage1":
         examples = [asr_pretrain_example(codes, text, special, tokenize), text_only_example(text, special, tokenize)]
         if row.get("answer_codes"):
