@@ -522,9 +522,9 @@ def _is_audio_dict(value: dict) -> bool:
 
 def _audio_input(audio, sampling_rate):
     """Normalizes one audio input for the prompt builders: paths and part dicts pass through; `{"array" | "raw",
-    "sampling_rate"}` dicts (the `datasets` Audio format or transformers' ASR-pipeline one, read by `processing.audio_io.load_audio`, resampled with
-    a warning when needed) and bare arrays/tensors (taken to be at `sampling_rate`) become
-    `{"audio": waveform, "sampling_rate": sampling_rate}` parts."""
+    "sampling_rate"}` dicts (the `datasets` Audio format or transformers' ASR-pipeline one, read by
+    `processing.audio_io.load_audio`, resampled with a warning when needed) and bare arrays/tensors (taken to be at
+    `sampling_rate`) become `{"audio": waveform, "sampling_rate": sampling_rate}` parts."""
     if audio is None or isinstance(audio, str):
         return audio
     # Waveforms go on as {"audio", "sampling_rate"} parts: bare arrays are documented to be at the extractor's rate,
