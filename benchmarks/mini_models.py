@@ -1,5 +1,6 @@
 """Shared command line of the benchmarks that compare miniature folders side by side (`mini_asr_conditions.py`,
-`mini_tts_conditioning.py`): `--models` / `--labels` / `--batch-size` / `--no-save`, and the report appended to RESULTS.md."""
+`mini_tts_conditioning.py`): `--models` / `--labels` / `--batch-size` / `--no-save`, and the report appended to
+RESULTS.md."""
 
 import os
 

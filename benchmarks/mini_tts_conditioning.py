@@ -92,7 +92,8 @@ def main(argv=None) -> int:
              f"`python benchmarks/mini_tts_conditioning.py {shlex.join(argv if argv is not None else sys.argv[1:])}`"
              f" — {len(texts)} `test_house` texts in the house voice ({HOUSE_VOICE}, {HOUSE_SPEED} words/min), SFT's "
              "plain-TTS layout; audio cross-entropy (nats) of codebooks 0 and 1 given the clip's own text and given "
-             "another clip's text. Models: " + ", ".join(f"{label} = `{model}`" for label, model in zip(labels, models)),
+             "another clip's text. Models: "
+             + ", ".join(f"{label} = `{model}`" for label, model in zip(labels, models)),
              "", "| model | c0 own text | c0 other text | c0 gap | c1 own text | c1 other text |",
              "|---|---|---|---|---|---|"]
     for label, losses in results.items():
