@@ -48,6 +48,7 @@ def audio_losses(model_dir: str, texts: list[str], waveforms: list, batch_size: 
 
     import modeling_mimo_audio  # noqa: F401  (registers the processor)
     from modeling_mimo_audio import MiMoAudioForConditionalGeneration
+    from processing.audio_io import encode_waveforms
     from training_recipes.collator import MiMoAudioDataCollator
     from training_recipes.formats import SpecialTokenIds
     from training_recipes.mini.tasks import plain_tts_example
@@ -62,7 +63,9 @@ def audio_losses(model_dir: str, texts: list[str], waveforms: list, batch_size: 
     def tokenize(text):
         return tokenizer(text, add_special_tokens=False)["input_ids"]
 
-    clips = [patches.reshape(-1, patches.shape[-1]).T.contiguous() for patches in processor.encode_audio(waveforms)]
+    # The codes as the training data holds them (`encode_corpus`): `[8, frames]`, not padded to whole patches.
+    clips = encode_waveforms(processor.audio_tokenizer, processor.feature_extractor, waveforms,
+                             processor.sampling_rate, model.config.num_codebooks)
     wrong_texts = texts[1:] + texts[:1]
     totals = {"right": torch.zeros(model.config.num_codebooks), "wrong": torch.zeros(model.config.num_codebooks)}
     for start in range(0, len(texts), batch_size):
