@@ -201,12 +201,13 @@ class MiMoAudioGenerationMixin(GenerationMixin):
         plan = self.patch_decoding_plan(audio_do_sample, audio_temperature, audio_top_k, audio_top_p)
         return decode_patch(self, plan, hidden)
 
-    def _streaming_layout_processor(self) -> StreamingLayoutLogitsProcessor:
+    def _streaming_layout_processor(self, transcripts=None) -> StreamingLayoutLogitsProcessor:
         ids = {name: getattr(self.config, f"{name}_token_id") for name in ("empty", "sostm", "eostm", "eot")}
         missing = [f"{name}_token_id" for name, value in ids.items() if value is None]
         if missing:
             raise ValueError(f"`streaming_layout=True` needs the config's {missing} (the streaming segment's ids)")
-        return StreamingLayoutLogitsProcessor(ids["empty"], ids["sostm"], ids["eostm"], ids["eot"])
+        return StreamingLayoutLogitsProcessor(ids["empty"], ids["sostm"], ids["eostm"], ids["eot"],
+                                              transcripts=transcripts)
 
     def _prepare_mimo_generation_config(self, generation_config, kwargs):
         """
@@ -228,7 +229,7 @@ class MiMoAudioGenerationMixin(GenerationMixin):
         if unused:
             raise ValueError(
                 f"`generate` got unknown arguments {sorted(unused)}; it accepts GenerationConfig fields, "
-                f"{sorted(AUDIO_SAMPLING_DEFAULTS)}, streaming_layout, logits_processor, stopping_criteria, tokenizer "
+                f"{sorted(AUDIO_SAMPLING_DEFAULTS)}, streaming_layout, streaming_transcripts, logits_processor, stopping_criteria, tokenizer "
                 f"and streamer"
             )
         if audio["audio_do_sample"] is None:
@@ -321,6 +322,9 @@ class MiMoAudioGenerationMixin(GenerationMixin):
                 set it): keep every generated streaming segment in MiMo-Audio's layout (full 5-token text chunks and
                 5-patch audio chunks in turn, only audio after `<|eot|>`; see `streaming_layout.py`). Off reproduces
                 upstream, which leaves the layout to the model.
+                `streaming_transcripts` (`list`, *optional*, needs `streaming_layout`): per row, `None` or the text
+                ids (no special tokens) that its speech turn's text chunks must spell out, then `<|eot|>`; the
+                `"mimo-audio"` pipeline passes each TTS request's text (its `force_transcript` option).
 
         Returns:
             [`MiMoAudioGenerateOutput`] with `sequences` `(batch, positions + new)` and `audio_codes`
@@ -344,11 +348,14 @@ class MiMoAudioGenerationMixin(GenerationMixin):
                 f"`generation_mode` must be one of {self.output_modalities} or None, got {generation_mode!r}"
             )
         streaming_layout = kwargs.pop("streaming_layout", None)
+        streaming_transcripts = kwargs.pop("streaming_transcripts", None)
         gc, audio_sampling = self._prepare_mimo_generation_config(generation_config, kwargs)
         if streaming_layout is None:
             streaming_layout = getattr(gc, "streaming_layout", None) or False
         if not isinstance(streaming_layout, bool):
             raise TypeError(f"`streaming_layout` must be a bool, got {streaming_layout!r}")
+        if streaming_transcripts is not None and not streaming_layout:
+            raise ValueError("`streaming_transcripts` needs `streaming_layout=True` (it constrains the layout's text chunks)")
         self._check_inputs(input_ids, None)
         batch, prompt_length = input_ids.shape
         device = input_ids.device
@@ -384,7 +391,11 @@ class MiMoAudioGenerationMixin(GenerationMixin):
             raise ValueError(f"`pad_token_id` must be a text id in [0, {vocab_size}), got {int(pad_token_id)}")
         check_text_decoding_values(gc, vocab_size)
         if streaming_layout:
-            logits_processor = LogitsProcessorList([*(logits_processor or []), self._streaming_layout_processor()])
+            if streaming_transcripts is not None and len(streaming_transcripts) != batch:
+                raise ValueError(f"`streaming_transcripts` needs one entry per row ({batch}), got "
+                                 f"{len(streaming_transcripts)}")
+            layout = self._streaming_layout_processor(streaming_transcripts)
+            logits_processor = LogitsProcessorList([*(logits_processor or []), layout])
         processors = self.build_text_logits_processor(gc, prompt_length, attention_mask, logits_processor)
         stopping = self._get_stopping_criteria(
             gc, stopping_criteria if stopping_criteria is not None else StoppingCriteriaList(), tokenizer=tokenizer

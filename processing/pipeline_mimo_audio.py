@@ -65,6 +65,7 @@ REQUEST_FIELDS = (
     "system_prompt",
     "history",
     "messages",
+    "force_transcript",
     "reply",
     "examples",
     "prefix",
@@ -355,7 +356,20 @@ class MiMoAudioPipeline(Pipeline):
             "audio_codes": inputs["audio_codes"],
             "attention_mask": inputs["attention_mask"],
         }
-        return {"model_inputs": model_inputs, "requests": list(requests)}
+        return {"model_inputs": model_inputs, "requests": list(requests), "transcripts": self._transcripts(requests)}
+
+    def _transcripts(self, requests):
+        """Per request, the text ids its speech turn must spell out (TTS with `force_transcript`), or None."""
+        transcripts = []
+        for request in requests:
+            force = request.get("force_transcript", True)
+            if not isinstance(force, bool):
+                raise TypeError(f"force_transcript: expected a bool, got {force!r}")
+            if request["task"] in ("tts", "instruct_tts") and force:
+                transcripts.append(self.processor.tokenizer(request["text"], add_special_tokens=False)["input_ids"])
+            else:
+                transcripts.append(None)
+        return transcripts if any(t is not None for t in transcripts) else None
 
     def _forward(self, batch, generate_kwargs=None, progress=False, streamer=None):
         requests = batch["requests"]
@@ -364,6 +378,9 @@ class MiMoAudioPipeline(Pipeline):
             total = generate_kwargs.get("max_new_tokens", generation_config.max_new_tokens)
             streamer = GenerationProgressBar(total=total, desc=f"{requests[0]['task']} x{len(requests)}")
         inputs = batch["model_inputs"]
+        layout = generate_kwargs.get("streaming_layout", getattr(generation_config, "streaming_layout", False))
+        if batch.get("transcripts") is not None and layout and "streaming_transcripts" not in generate_kwargs:
+            generate_kwargs["streaming_transcripts"] = batch["transcripts"]
         output = self.model.generate(
             **inputs, generation_config=generation_config, streamer=streamer, **generate_kwargs
         )

@@ -262,6 +262,20 @@ def test_missing_espeak_gives_clear_error(monkeypatch, tmp_path, capsys):
 
 
 @needs_espeak
+def test_house_voice_reads_word_by_word_on_whole_patches():
+    dog, cat = corpus.speak_word_by_word("dog"), corpus.speak_word_by_word("cat")
+    assert dog.size % corpus.PATCH_SAMPLES == 0 and cat.size % corpus.PATCH_SAMPLES == 0
+    # A word sounds the same wherever it stands: its samples are those of the word alone.
+    np.testing.assert_array_equal(corpus.speak_word_by_word("cat dog cat"), np.concatenate([cat, dog, cat]))
+    # Each word keeps its own silence on either side (30 ms), the rest of its last patch is silence.
+    alone = corpus.speak("dog", corpus.HOUSE_VOICE, corpus.HOUSE_SPEED, corpus.HOUSE_PITCH, padding_ms=30.0)
+    np.testing.assert_array_equal(dog[: alone.size], alone)
+    assert not dog[alone.size :].any() and dog.size - alone.size < corpus.PATCH_SAMPLES
+    with pytest.raises(ValueError, match="at least one word"):
+        corpus.speak_word_by_word("  ")
+
+
+@needs_espeak
 def test_tiny_build_loads_and_resumes(tmp_path):
     out = str(tmp_path / "corpus")
     options = corpus.CorpusOptions(num_train=6, num_train_extra=3, num_validation=2, num_test=2, num_test_voices=3,
@@ -299,6 +313,9 @@ def test_tiny_build_loads_and_resumes(tmp_path):
             # Plausible length: at least ~0.1 s per word, at most ~1 s per word, plus the padding.
             assert 0.1 * words < waveform.size / 24000 < 1.0 * words + 0.5, (row["text"], waveform.size)
             assert 0.05 < np.abs(waveform).max() < 0.995  # headroom: never clipped to 16 bits
+            if split in corpus.HOUSE_SPLITS:  # the house voice reads word by word, on whole patches
+                assert waveform.size % corpus.PATCH_SAMPLES == 0
+                np.testing.assert_allclose(waveform, corpus.speak_word_by_word(row["text"]), atol=1 / 32767)
             if row["kind"] == "arithmetic":
                 answer = corpus.decode_audio_bytes(row["answer_audio"])
                 assert row["answer_text"] in corpus.NUMBER_WORDS and 0.1 < answer.size / 24000 < 1.5

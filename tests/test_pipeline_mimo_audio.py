@@ -142,6 +142,29 @@ def test_tts_variants_build_upstream_prompts(pipe, clips):
         prompt_text({"task": "instruct_tts", "text": "Good morning."})
 
 
+def test_tts_speaks_the_requested_text_unless_told_otherwise(pipe, clips):
+    tokenizer = pipe.processor.tokenizer
+
+    def prepared(request):
+        return pipe.preprocess(_RequestBatch([pipe._normalize_request(request, {}, 0)]))
+
+    ids = tokenizer("Good morning.", add_special_tokens=False)["input_ids"]
+    assert prepared({"task": "tts", "text": "Good morning."})["transcripts"] == [ids]
+    assert prepared({"task": "instruct_tts", "text": "Good morning.", "instruction": "calm"})["transcripts"] == [ids]
+    assert prepared({"task": "tts", "text": "Good morning.", "force_transcript": False})["transcripts"] is None
+    assert prepared({"task": "asr", "audio": clips[0]})["transcripts"] is None
+    with pytest.raises(TypeError, match="force_transcript: expected a bool"):
+        prepared({"task": "tts", "text": "Good morning.", "force_transcript": "yes"})
+
+    # Random weights write random text; the pipeline's TTS turn spells out the request (then `<|eot|>`), in 5-token
+    # chunks with 5 patches after each.
+    length = len(ids) + 1 + 5 * (len(ids) // 5)
+    result = pipe("Good morning.", task="tts", max_new_tokens=length, **GREEDY)
+    assert result["text"].strip() == tokenizer.decode(ids, skip_special_tokens=True).strip()
+    free = pipe("Good morning.", task="tts", max_new_tokens=length, force_transcript=False, **GREEDY)
+    assert free["text"] != result["text"]
+
+
 def test_spoken_dialogue_multi_turn_history_with_generated_codes(pipe, model_and_processor, clips):
     model, processor = model_and_processor
     first = pipe(

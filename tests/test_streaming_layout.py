@@ -9,6 +9,7 @@ from modeling_mimo_audio.streaming_layout import (
     FREE,
     TEXT,
     StreamingLayoutLogitsProcessor,
+    forced_transcript_token,
     streaming_layout_state,
 )
 
@@ -76,6 +77,45 @@ def test_processor_arguments_are_checked():
         StreamingLayoutLogitsProcessor(0, 9, 8, 7, text_chunk=0)
 
 
+@pytest.mark.parametrize("tokens, expected", [
+    ([5, 9], 11),                                   # right after <|sostm|>: the first transcript token
+    ([9, 11, 12], 13),
+    ([9, 11, 12, 13, 14, 15, E, E, E, E, E], 16),   # audio does not count: the sixth token opens chunk two
+    ([9, 11, 12, 13, 14, 15, E, E, E, E, E, 16], 7),  # spelt out: <|eot|>
+    ([9, 11, 7, E, 8, 9], 11),                      # a second segment spells it out from its own <|sostm|>
+])
+def test_forced_transcript_token(tokens, expected):
+    transcript = [11, 12, 13, 14, 15, 16]
+    assert forced_transcript_token(tokens, transcript, empty_id=0, sostm_id=9, eot_id=7) == expected
+
+
+def test_processor_forces_the_transcript_per_row():
+    processor = StreamingLayoutLogitsProcessor(0, 9, 8, 7, transcripts=[[11, 12], None, [11, 12]])
+    input_ids = torch.tensor([[5, 5, 9, 11],     # TEXT, forced: 12
+                              [5, 5, 5, 9],      # TEXT, no transcript: anything but <|empty|> / <|eostm|>
+                              [9, 11, 12, 7]])   # AUDIO: the layout's own rule
+    out = processor(input_ids, torch.zeros(3, 16))
+    finite = torch.isfinite(out)
+    assert finite[0].nonzero().flatten().tolist() == [12]
+    assert not finite[1, 0] and not finite[1, 8] and finite[1].sum() == 14
+    assert finite[2].nonzero().flatten().tolist() == [0]
+    with pytest.raises(ValueError, match="3 entries for a batch of 2"):
+        processor(input_ids[:2], torch.zeros(2, 16))
+    with pytest.raises(ValueError, match="outside the vocabulary"):
+        StreamingLayoutLogitsProcessor(0, 9, 8, 7, transcripts=[[40]])(torch.tensor([[9]]), torch.zeros(1, 16))
+
+
+@pytest.mark.parametrize("transcripts, error, match", [
+    (["hello"], TypeError, r"`transcripts\[0\]` must be a list of text ids"),
+    ([[3, -1]], ValueError, "non-negative text ids"),
+    ([[3, 7]], ValueError, "special ids"),  # <|eot|> is appended by the constraint, never given
+    ([[3.0]], ValueError, "non-negative text ids"),
+])
+def test_processor_checks_transcripts(transcripts, error, match):
+    with pytest.raises(error, match=match):
+        StreamingLayoutLogitsProcessor(0, 9, 8, 7, transcripts=transcripts)
+
+
 @pytest.fixture(scope="module")
 def tiny_lm(model_and_processor):
     return model_and_processor[0].eval()
@@ -118,6 +158,28 @@ def test_generate_keeps_the_layout_only_when_asked(tiny_lm):
     assert broken_positions(free.sequences) > 0
     with pytest.raises(TypeError, match="`streaming_layout` must be a bool"):
         model.generate(prompt, max_new_tokens=2, streaming_layout="yes")
+
+
+def test_generate_spells_out_streaming_transcripts(tiny_lm):
+    """Random weights write random text in a speech turn; with `streaming_transcripts` each row's text chunks are its
+    transcript, then `<|eot|>`, while the layout places the audio."""
+    model = tiny_lm
+    config = model.config
+    sostm, empty, eot = config.sostm_token_id, config.empty_token_id, config.eot_token_id
+    prompt = torch.tensor([[5, 6, sostm]] * 2)
+    transcripts = [[20, 21, 22, 23, 24, 25, 26], [30, 31]]
+    torch.manual_seed(0)
+    out = model.generate(prompt, max_new_tokens=24, do_sample=True, pad_token_id=0, eos_token_id=config.eostm_token_id,
+                         streaming_layout=True, streaming_transcripts=transcripts)
+    for row, transcript in zip(out.sequences[:, prompt.shape[1]:].tolist(), transcripts):
+        text = [token for token in row if token != empty]
+        assert text[: len(transcript) + 1] == transcript + [eot]
+        first_chunk = (transcript + [eot])[:5]  # right after <|sostm|> comes the first text chunk
+        assert row[: len(first_chunk)] == first_chunk
+    with pytest.raises(ValueError, match="needs `streaming_layout=True`"):
+        model.generate(prompt, max_new_tokens=2, streaming_transcripts=transcripts)
+    with pytest.raises(ValueError, match="one entry per row"):
+        model.generate(prompt, max_new_tokens=2, streaming_layout=True, streaming_transcripts=transcripts[:1])
 
 
 def test_speech_presets_set_the_layout(tiny_processor):
