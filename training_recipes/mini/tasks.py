@@ -14,8 +14,8 @@
     `tts_house`, so plain TTS speaks in the house voice), instruct-TTS with a style instruction espeak-ng realises
     (voice gender and speed) after a `<think>` trace, and spoken arithmetic: a spoken question, a `<think>` trace
     counting it out, and the answer as a spoken streaming segment.
-  * rows of `tts_house` (the house voice) give TTS examples only: TTS-pretraining in stage 2, plain TTS in SFT
-    (`SFT_HOUSE_TTS_REPEATS` copies).
+  * rows of `tts_house` (the house voice) give TTS examples only: TTS-pretraining in stage 2
+    (`STAGE2_HOUSE_TTS_REPEATS` copies), plain TTS in SFT (`SFT_HOUSE_TTS_REPEATS` copies).
 - `build_stage_data`: writes `{stage}/train-*.parquet` (and `{stage}/eval.parquet` from the validation split) of
   formatted examples the recipes read as `data.train_files` / `data.eval_files`. Training examples come from
   `TRAINING_SPLITS` (short 1-3-word clips: ASR only, and TTS in the house voice), evaluation examples from
@@ -51,6 +51,11 @@ SFT_ARITHMETIC_REPEATS = 10  # 8 until `train_speeds` and the house-TTS copies a
 # its positions (runs/mini_v7), so once each they gave it about 2300 examples: the task the TTS judge scores, and the
 # least learned.
 SFT_HOUSE_TTS_REPEATS = 2
+# Stage 2 is where TTS learns which word it is speaking (at a text-loss weight of 1, see its config): once each, the
+# house-voice TTS-pretraining examples were about 5 % of its positions, a few hundred examples in 300 steps; six
+# copies make them about a fifth, in the range where a 300-step TTS-only probe on v7's weights learned the alignment
+# (2026-12-02, docs/mini.md).
+STAGE2_HOUSE_TTS_REPEATS = 6
 
 
 def speed_word(speed: int) -> str:
@@ -180,7 +185,7 @@ def stage_examples(row: dict, stage: str, special: SpecialTokenIds, tokenize, rn
         if stage == "pretrain_stage1":
             return []
         if stage == "pretrain_stage2":
-            return [tts_pretrain_example(text, codes, special, tokenize)]
+            return [tts_pretrain_example(text, codes, special, tokenize)] * STAGE2_HOUSE_TTS_REPEATS
         return [plain_tts_example(text, codes, special, tokenize)] * SFT_HOUSE_TTS_REPEATS
     if stage == "pretrain_stage1":
         examples = [asr_pretrain_example(codes, text, special, tokenize), text_only_example(text, special, tokenize)]
