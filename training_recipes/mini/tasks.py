@@ -41,13 +41,13 @@ __all__ = ["STAGES", "style_instruction", "encode_corpus", "plain_tts_example", 
 STAGES = ("pretrain_stage1", "pretrain_stage2", "sft")
 ASR_INSTRUCTION = "Transcribe the following voice message"
 TTS_TEMPLATE = "Please convert this text to speech"
-# Arithmetic rows are 2 % of the training rows (900 of 44000), and SFT's 700 steps cover about 28 % of its positions
+# Arithmetic rows are 2 % of the training rows (900 of 44000), and SFT's 700 steps covered about 28 % of its positions
 # (runs/mini_v7), so without repeats the thinking task would get about 250 examples in all. Stage 1 (about 6 passes
 # over its short examples) learns the counting from plain-text traces; SFT repeats the spoken question -> trace ->
 # spoken answer conversation.
 STAGE1_TRACE_REPEATS = 2
 SFT_ARITHMETIC_REPEATS = 10  # 8 until `train_speeds` and the house-TTS copies added about a quarter more SFT examples
-# Plain TTS has 8000 house-voice rows against 36000 rows of everything else, and SFT's 700 steps cover about 28 % of
+# Plain TTS has 8000 house-voice rows against 36000 rows of everything else, and SFT's 700 steps covered about 28 % of
 # its positions (runs/mini_v7), so once each they gave it about 2300 examples: the task the TTS judge scores, and the
 # least learned.
 SFT_HOUSE_TTS_REPEATS = 2
