@@ -47,10 +47,8 @@ def _voice_lines(corpus: dict) -> list[str]:
     lines = []
     house = corpus.get("house_voice")
     if house:
-        style = " read word by word (each word synthesized alone, on whole patches)" if house.get(
-            "style") == "word_by_word" else ""
         lines += ["", f"Plain TTS (no style instruction) speaks in one house voice, espeak-ng `{house['voice']}` at "
-                  f"{house['speed']} words/min, pitch {house['pitch']}{style} (its targets: the `tts_house` split); "
+                  f"{house['speed']} words/min, pitch {house['pitch']} (its targets: the `tts_house` split); "
                   "instruct-TTS realises the asked gender and pace in the corpus's voices. The TTS judge's reference "
                   "is espeak-ng's house-voice rendering of the same held-out texts (`test_house`)."]
     accents = corpus.get("accent_train_voices")
@@ -120,7 +118,7 @@ def model_card(work_dir: str, size_bytes: int, parameters: dict) -> str:
         "The LM's speech embeddings start from the codec's codebooks (`init_speech_embeddings_from_codec`); stage 1 "
         "is ASR-pretraining (with short 1-3-word clips) and plain text (transcripts, arithmetic traces); stage 2 adds "
         "TTS-pretraining, interleaved "
-        "speech-text and the audio losses (text weighed 1 there, so that TTS learns which word it speaks); SFT uses the released chat formats (ASR, TTS, instruct-TTS, spoken "
+        "speech-text and the audio losses; SFT uses the released chat formats (ASR, TTS, instruct-TTS, spoken "
         "arithmetic with a `<think>` trace that counts the answer out).",
         "",
         "Wall time per stage on a 2-core CPU (s): " + (json.dumps(timings) if timings else "(not recorded)")

@@ -14,8 +14,8 @@
     `tts_house`, so plain TTS speaks in the house voice), instruct-TTS with a style instruction espeak-ng realises
     (voice gender and speed) after a `<think>` trace, and spoken arithmetic: a spoken question, a `<think>` trace
     counting it out, and the answer as a spoken streaming segment.
-  * rows of `tts_house` (the house voice) give TTS examples only: TTS-pretraining in stage 2
-    (`STAGE2_HOUSE_TTS_REPEATS` copies), plain TTS in SFT (`SFT_HOUSE_TTS_REPEATS` copies).
+  * rows of `tts_house` (the house voice) give TTS examples only: TTS-pretraining in stage 2, plain TTS in SFT
+    (`SFT_HOUSE_TTS_REPEATS` copies).
 - `build_stage_data`: writes `{stage}/train-*.parquet` (and `{stage}/eval.parquet` from the validation split) of
   formatted examples the recipes read as `data.train_files` / `data.eval_files`. Training examples come from
   `TRAINING_SPLITS` (short 1-3-word clips: ASR only, and TTS in the house voice), evaluation examples from
@@ -41,21 +41,16 @@ __all__ = ["STAGES", "style_instruction", "encode_corpus", "plain_tts_example", 
 STAGES = ("pretrain_stage1", "pretrain_stage2", "sft")
 ASR_INSTRUCTION = "Transcribe the following voice message"
 TTS_TEMPLATE = "Please convert this text to speech"
-# Arithmetic rows are 2 % of the training rows (900 of 44000), and SFT's 700 steps covered about 28 % of its positions
+# Arithmetic rows are 2 % of the training rows (900 of 44000), and SFT's 700 steps cover about 28 % of its positions
 # (runs/mini_v7), so without repeats the thinking task would get about 250 examples in all. Stage 1 (about 6 passes
 # over its short examples) learns the counting from plain-text traces; SFT repeats the spoken question -> trace ->
 # spoken answer conversation.
 STAGE1_TRACE_REPEATS = 2
 SFT_ARITHMETIC_REPEATS = 10  # 8 until `train_speeds` and the house-TTS copies added about a quarter more SFT examples
-# Plain TTS has 8000 house-voice rows against 36000 rows of everything else, and SFT's 700 steps covered about 28 % of
+# Plain TTS has 8000 house-voice rows against 36000 rows of everything else, and SFT's 700 steps cover about 28 % of
 # its positions (runs/mini_v7), so once each they gave it about 2300 examples: the task the TTS judge scores, and the
 # least learned.
 SFT_HOUSE_TTS_REPEATS = 2
-# Stage 2 is where TTS learns which word it is speaking (at a text-loss weight of 1, see its config): once each, the
-# house-voice TTS-pretraining examples were about 5 % of its positions, a few hundred examples in 300 steps; six
-# copies make them about a fifth, in the range where a 300-step TTS-only probe on v7's weights learned the alignment
-# (2026-12-02, docs/mini.md).
-STAGE2_HOUSE_TTS_REPEATS = 6
 
 
 def speed_word(speed: int) -> str:
@@ -185,7 +180,7 @@ def stage_examples(row: dict, stage: str, special: SpecialTokenIds, tokenize, rn
         if stage == "pretrain_stage1":
             return []
         if stage == "pretrain_stage2":
-            return [tts_pretrain_example(text, codes, special, tokenize)] * STAGE2_HOUSE_TTS_REPEATS
+            return [tts_pretrain_example(text, codes, special, tokenize)]
         return [plain_tts_example(text, codes, special, tokenize)] * SFT_HOUSE_TTS_REPEATS
     if stage == "pretrain_stage1":
         examples = [asr_pretrain_example(codes, text, special, tokenize), text_only_example(text, special, tokenize)]
