@@ -229,8 +229,8 @@ class MiMoAudioGenerationMixin(GenerationMixin):
         if unused:
             raise ValueError(
                 f"`generate` got unknown arguments {sorted(unused)}; it accepts GenerationConfig fields, "
-                f"{sorted(AUDIO_SAMPLING_DEFAULTS)}, streaming_layout, streaming_transcripts, logits_processor, stopping_criteria, tokenizer "
-                f"and streamer"
+                f"{sorted(AUDIO_SAMPLING_DEFAULTS)}, streaming_layout, streaming_transcripts, logits_processor, "
+                f"stopping_criteria, tokenizer and streamer"
             )
         if audio["audio_do_sample"] is None:
             audio["audio_do_sample"] = bool(gc.do_sample)
@@ -355,7 +355,8 @@ class MiMoAudioGenerationMixin(GenerationMixin):
         if not isinstance(streaming_layout, bool):
             raise TypeError(f"`streaming_layout` must be a bool, got {streaming_layout!r}")
         if streaming_transcripts is not None and not streaming_layout:
-            raise ValueError("`streaming_transcripts` needs `streaming_layout=True` (it constrains the layout's text chunks)")
+            raise ValueError("`streaming_transcripts` needs `streaming_layout=True` (it constrains the layout's text "
+                             "chunks)")
         self._check_inputs(input_ids, None)
         batch, prompt_length = input_ids.shape
         device = input_ids.device

@@ -123,13 +123,15 @@ class StreamingLayoutLogitsProcessor(LogitsProcessor):
                         eot_id=eot_token_id)
         self.text_chunk = text_chunk
         self.audio_chunk = audio_chunk
-        self.transcripts = None if transcripts is None else [self._check_transcript(i, t) for i, t in enumerate(transcripts)]
+        self.transcripts = None if transcripts is None else [
+            self._check_transcript(row, transcript) for row, transcript in enumerate(transcripts)]
 
     def _check_transcript(self, row, transcript):
         if transcript is None:
             return None
         if isinstance(transcript, (str, bytes)) or not hasattr(transcript, "__iter__"):
-            raise TypeError(f"`transcripts[{row}]` must be a list of text ids or None, got {type(transcript).__name__}")
+            raise TypeError(f"`transcripts[{row}]` must be a list of text ids or None, "
+                            f"got {type(transcript).__name__}")
         ids = list(transcript)
         special = set(self.ids.values())
         for token in ids:
@@ -141,7 +143,8 @@ class StreamingLayoutLogitsProcessor(LogitsProcessor):
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         empty, eostm = self.ids["empty_id"], self.ids["eostm_id"]
         if self.transcripts is not None and len(self.transcripts) != input_ids.shape[0]:
-            raise ValueError(f"`transcripts` has {len(self.transcripts)} entries for a batch of {input_ids.shape[0]} rows")
+            raise ValueError(f"`transcripts` has {len(self.transcripts)} entries for a batch of "
+                             f"{input_ids.shape[0]} rows")
         allowed = torch.ones_like(scores, dtype=torch.bool)
         for row, tokens in enumerate(input_ids.tolist()):
             state = streaming_layout_state(tokens, **self.ids, text_chunk=self.text_chunk,
