@@ -215,7 +215,7 @@ ACCENT_TRAIN_VOICES = tuple(
 HOUSE_VOICE = "en-us"
 HOUSE_SPEED = 160
 HOUSE_PITCH = 50
-# Silence kept on either side of each house-voice word before it is padded to whole patches.
+# `speak_word_by_word`: silence kept on either side of each word before it is padded to whole patches.
 HOUSE_WORD_PADDING_MS = 30.0
 # One LM patch: 4 codec frames of 960 samples at 24 kHz.
 PATCH_SAMPLES = 3840
@@ -829,8 +829,8 @@ def _word_on_patches(word: str, voice: str, speed: int, pitch: int, padding_ms: 
 def speak_word_by_word(text: str, voice: str = HOUSE_VOICE, speed: int = HOUSE_SPEED, pitch: int = HOUSE_PITCH,
                        padding_ms: float = HOUSE_WORD_PADDING_MS) -> np.ndarray:
     """
-    The house voice's rendering of `text`: each word spoken alone (`speak`, trimmed to `padding_ms` of silence on
-    either side), padded with silence to a whole number of LM patches (`PATCH_SAMPLES`), and concatenated. Words are
+    A word-by-word rendering of `text` (a candidate house style; the corpus does not use it yet): each word spoken
+    alone (`speak`, trimmed to `padding_ms` of silence on either side), padded with silence to a whole number of LM patches (`PATCH_SAMPLES`), and concatenated. Words are
     cached, so a corpus of many sentences costs one synthesis per vocabulary word.
 
     Returns:
