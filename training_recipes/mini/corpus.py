@@ -830,8 +830,9 @@ def speak_word_by_word(text: str, voice: str = HOUSE_VOICE, speed: int = HOUSE_S
                        padding_ms: float = HOUSE_WORD_PADDING_MS) -> np.ndarray:
     """
     A word-by-word rendering of `text` (a candidate house style; the corpus does not use it yet): each word spoken
-    alone (`speak`, trimmed to `padding_ms` of silence on either side), padded with silence to a whole number of LM patches (`PATCH_SAMPLES`), and concatenated. Words are
-    cached, so a corpus of many sentences costs one synthesis per vocabulary word.
+    alone (`speak`, trimmed to `padding_ms` of silence on either side), padded with silence to a whole number of LM
+    patches (`PATCH_SAMPLES`), and concatenated. Words are cached, so a corpus of many sentences costs one synthesis
+    per vocabulary word.
 
     Returns:
         `np.ndarray`: float32 at 24 kHz, a multiple of `PATCH_SAMPLES` long.
