@@ -32,7 +32,10 @@ def lengths_to_mask(lengths: torch.Tensor, max_length: int) -> torch.Tensor:
 
 
 def mask_to_lengths(mask: torch.Tensor, name: str) -> torch.Tensor:
-    """Lengths of a right-padded 0/1 mask `[batch, frames]`; raises if the ones are not a prefix."""
+    """Lengths of a right-padded 0/1 mask `[batch, frames]`; raises if it holds other values (a 2 would otherwise
+    read as 1) or if the ones are not a prefix."""
+    if mask.is_complex() or not ((mask == 0) | (mask == 1)).all():
+        raise ValueError(f"`{name}` must hold only 0 and 1 (1 = real frame)")
     mask = mask.bool()
     lengths = mask.sum(-1)
     if not torch.equal(mask, lengths_to_mask(lengths, mask.shape[-1])):

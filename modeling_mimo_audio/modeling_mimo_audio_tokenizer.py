@@ -389,9 +389,16 @@ class MiMoAudioTokenizerModel(MiMoAudioTokenizerPreTrainedModel):
             raise ValueError(
                 f"`num_quantizers` must be between 1 and {self.config.num_quantizers}, got {num_quantizers}"
             )
-        if not isinstance(segment_frames, int) or segment_frames < 1:
+        if isinstance(segment_frames, bool) or not isinstance(segment_frames, int) or segment_frames < 1:
             raise ValueError(f"`segment_frames` must be a positive int, got {segment_frames!r}")
         input_features, lengths = self._check_features(input_features, attention_mask)
+        frames_per_code = self.config.stride_size * self.config.avg_pooler
+        if segment_frames % frames_per_code and int(lengths.max()) > segment_frames:
+            # Each segment rounds its code count up: only whole multiples give the frames of the unsegmented clip.
+            raise ValueError(
+                f"`segment_frames` must be a multiple of {frames_per_code} mel frames (one code frame: "
+                f"stride_size x avg_pooler) to cut a clip of {int(lengths.max())} frames, got {segment_frames}"
+            )
         device = self.encoder.conv1.weight.device
         input_features, lengths = input_features.to(device), lengths.to(device)
 

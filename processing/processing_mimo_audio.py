@@ -603,7 +603,7 @@ class MiMoAudioProcessor(ProcessorMixin):
     # ------------------------------------------------------------------ outputs
     @staticmethod
     def _sequences_and_codes(generated):
-        if isinstance(generated, torch.Tensor):
+        if isinstance(generated, (torch.Tensor, np.ndarray, list)):  # ids alone, as tokenizers' decode takes them
             return generated, None
         if isinstance(generated, tuple) and generated and isinstance(generated[0], torch.Tensor):
             # `ModelOutput.to_tuple()`, as transformers' pipelines hand back one row of a batch.
@@ -613,16 +613,34 @@ class MiMoAudioProcessor(ProcessorMixin):
             return get("sequences"), get("audio_codes")
         raise TypeError(f"expected generate's output or a tensor of ids, got {type(generated).__name__}")
 
+    def _checked_sequences(self, sequences, prompt_length: int = 0) -> torch.Tensor:
+        """`sequences` as a `[B, L]` tensor of non-negative integer ids, and `0 <= prompt_length <= L` (a negative
+        `prompt_length` would slice from the end). Ids past the tokenizer's vocabulary stay allowed: the model's
+        embedding is padded beyond it (its unused rows decode to no text, as in transformers)."""
+        if sequences is None:
+            raise ValueError("`generated` has no `sequences`")
+        sequences = torch.as_tensor(sequences)
+        if sequences.ndim == 1:
+            sequences = sequences[None]
+        if sequences.ndim != 2:
+            raise ValueError(f"`generated` must be [batch, length] ids, got shape {tuple(sequences.shape)}")
+        if sequences.is_floating_point() or sequences.is_complex() or sequences.dtype == torch.bool:
+            raise TypeError(f"`generated` must hold integer token ids, got {sequences.dtype}")
+        if sequences.numel() and int(sequences.min()) < 0:
+            raise ValueError(f"`generated` holds negative token ids (min {int(sequences.min())})")
+        if isinstance(prompt_length, bool) or not isinstance(prompt_length, int) or not 0 <= prompt_length <= sequences.shape[1]:
+            raise ValueError(
+                f"`prompt_length` must be an int from 0 to the sequence length ({sequences.shape[1]}), got {prompt_length!r}"
+            )
+        return sequences
+
     def batch_decode(self, generated, prompt_length: int = 0, skip_special_tokens: bool = True, **kwargs) -> list[str]:
         """Text of each row of `generated` (generate's output or a `[B, L]` tensor), from `prompt_length` on.
 
         Special tokens (`<|empty|>`, `<|eot|>`, `<|eostm|>`, `<|im_end|>`, padding, ...) are removed and the text is
         stripped, like upstream's output. `<think>...</think>` is plain text and is kept.
         """
-        sequences, _ = self._sequences_and_codes(generated)
-        sequences = torch.as_tensor(sequences)
-        if sequences.ndim == 1:
-            sequences = sequences[None]
+        sequences = self._checked_sequences(self._sequences_and_codes(generated)[0], prompt_length)
         texts = self.tokenizer.batch_decode(
             sequences[:, prompt_length:].tolist(), skip_special_tokens=skip_special_tokens, **kwargs
         )
@@ -652,8 +670,7 @@ class MiMoAudioProcessor(ProcessorMixin):
         """
         if generation_mode in (None, "text"):
             # Not stripped (unlike `batch_decode`): the pipeline cuts the decoded prompt off the decoded output.
-            sequences = torch.as_tensor(self._sequences_and_codes(generated_outputs)[0])
-            sequences = sequences[None] if sequences.ndim == 1 else sequences
+            sequences = self._checked_sequences(self._sequences_and_codes(generated_outputs)[0])
             return self.tokenizer.batch_decode(sequences.tolist(), skip_special_tokens=skip_special_tokens, **kwargs)
         if generation_mode != "audio":
             raise ValueError(f"`generation_mode` must be 'text' or 'audio', got {generation_mode!r}")
@@ -677,6 +694,7 @@ class MiMoAudioProcessor(ProcessorMixin):
         sequences, audio_codes = self._sequences_and_codes(generated)
         if audio_codes is None:
             raise ValueError("`generated` has no `audio_codes`; pass generate's output")
+        sequences = self._checked_sequences(sequences, prompt_length)
         ids = self.special_ids
         out = []
         for b in range(sequences.shape[0]):

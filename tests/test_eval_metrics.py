@@ -215,3 +215,25 @@ def test_manifest_errors(tmp_path):
         load_eval_dataset(str(tmp_path / "bad.jsonl"))
     with pytest.raises(ValueError, match="sampling_rate"):
         load_audio(np.zeros(10))
+
+
+def test_error_rates_refuse_a_bare_string():
+    # A string is iterable: scored as a list it would compare characters as utterances.
+    for metric in (corpus_error_rate, mean_utterance_error_rate):
+        with pytest.raises(TypeError, match="`references` must be a list of strings"):
+            metric("the red dog", ["the red dog"], "en")
+        with pytest.raises(TypeError, match="`hypotheses` must be a list of strings"):
+            metric(["the red dog"], "the red dog", "en")
+
+
+def test_stoi_refuses_audio_too_short_to_score():
+    # pystoi crashes below one STFT frame and answers 1e-5 (with a warning) below 30 frames of speech.
+    for seconds in (0.001, 0.2, 0.39):
+        x = _noise(seconds)
+        with pytest.raises(ValueError, match="STOI needs at least 0.4 s"):
+            stoi_score(x, x, 24000)
+    burst = np.concatenate([_noise(0.2), np.zeros(24000)])  # 1.2 s, of which 0.2 s is not silent
+    with pytest.raises(ValueError, match="too little non-silent audio"):
+        stoi_score(burst, burst, 24000)
+    x = _noise(0.5)
+    assert stoi_score(x, x, 24000) == pytest.approx(1.0, abs=1e-6)

@@ -293,3 +293,47 @@ def test_save_audio_refuses_bad_rates_and_several_channels(tiny, tmp_path):
     import soundfile as sf
 
     assert sf.info(str(tmp_path / "c.wav")).frames == 100
+
+
+# ------------------------------------------------------------------ codec masks and segments, processor decoding
+
+
+def test_codec_masks_hold_only_zero_and_one(tiny):
+    _, processor = tiny
+    codec = processor.audio_tokenizer
+    features = processor.feature_extractor(np.random.RandomState(0).randn(24000).astype(np.float32) * 0.1,
+                                           sampling_rate=24000)["input_features"]
+    frames = features.shape[-1]
+    with pytest.raises(ValueError, match="`attention_mask` must hold only 0 and 1"):
+        codec.encode(features, attention_mask=torch.full((1, frames), 2))
+    codes = codec.encode(features).audio_codes
+    with pytest.raises(ValueError, match="`audio_codes_mask` must hold only 0 and 1"):
+        codec.decode(codes, audio_codes_mask=torch.full((1, codes.shape[-1]), 2))
+    ones = codec.decode(codes, audio_codes_mask=torch.ones(1, codes.shape[-1], dtype=torch.bool)).audio_values
+    torch.testing.assert_close(ones, codec.decode(codes).audio_values)
+
+
+def test_codec_segments_are_whole_code_frames(tiny):
+    _, processor = tiny
+    codec = processor.audio_tokenizer
+    features = processor.feature_extractor(np.random.RandomState(1).randn(24000).astype(np.float32) * 0.1,
+                                           sampling_rate=24000)["input_features"]
+    whole = codec.encode(features).audio_codes
+    assert codec.encode(features, segment_frames=8).audio_codes.shape == whole.shape
+    for bad in (7, 10, True):  # the clip is ~100 mel frames: each of these would cut it
+        with pytest.raises(ValueError, match="`segment_frames`"):
+            codec.encode(features, segment_frames=bad)
+
+
+def test_decoding_refuses_ids_that_are_not_token_ids(tiny):
+    model, processor = tiny
+    ids = torch.tensor([[5, 6, 7]])
+    assert processor.batch_decode(ids) == processor.batch_decode(ids.tolist())
+    with pytest.raises(TypeError, match="integer token ids"):
+        processor.batch_decode(ids.float())
+    with pytest.raises(ValueError, match="negative token ids"):
+        processor.batch_decode(ids - 10)
+    for prompt_length in (-1, 4, 1.0):
+        with pytest.raises(ValueError, match="`prompt_length` must be an int from 0 to the sequence length"):
+            processor.batch_decode(ids, prompt_length=prompt_length)
+    assert processor.batch_decode(ids, prompt_length=3) == [""]

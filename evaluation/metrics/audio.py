@@ -17,6 +17,7 @@ Definitions:
 ``pesq`` and ``pystoi`` are optional (``pip install pesq pystoi``); a clear ImportError says so.
 """
 
+import warnings
 from functools import lru_cache
 from typing import Sequence, Tuple
 
@@ -25,6 +26,7 @@ import torch
 
 from modeling_mimo_audio.config_checks import check_sampling_rate
 
+STOI_MIN_SECONDS = 0.4
 DEFAULT_MEL_SCALES: Tuple[Tuple[int, int], ...] = ((2048, 320), (1024, 160), (512, 80), (256, 40), (128, 20), (64, 10))
 
 
@@ -121,7 +123,22 @@ def stoi_score(reference, estimate, sampling_rate: int, extended: bool = False) 
         raise ImportError("STOI needs the `pystoi` package: `pip install pystoi` (or `pip install mimo-audio-hf[eval]`).") from err
     sampling_rate = check_sampling_rate(sampling_rate)
     reference, estimate = _cut_to_common_length(reference, estimate)
-    return float(stoi(reference, estimate, sampling_rate, extended=extended))
+    # pystoi needs 30 STFT frames of speech (384 ms at its 10 kHz); below that it crashes on very short input, and
+    # returns 1e-5 with a warning otherwise: a made-up score, so both are refused here.
+    if reference.size / sampling_rate < STOI_MIN_SECONDS:
+        raise ValueError(
+            f"STOI needs at least {STOI_MIN_SECONDS} s of audio, got {reference.size / sampling_rate:.3f} s "
+            f"({reference.size} samples at {sampling_rate} Hz)"
+        )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        score = stoi(reference, estimate, sampling_rate, extended=extended)
+    if any("Not enough STFT frames" in str(w.message) for w in caught):
+        raise ValueError(
+            f"`reference` has too little non-silent audio for STOI (pystoi needs 30 STFT frames, about "
+            f"{STOI_MIN_SECONDS} s, after dropping frames 40 dB below the loudest)"
+        )
+    return float(score)
 
 
 def cosine_similarity(a, b) -> float:

@@ -81,6 +81,9 @@ def utterance_error_rate(reference: str, hypothesis: str, lang: str, spell_numbe
 
 
 def _paired(references: Iterable[str], hypotheses: Iterable[str]):
+    for name, value in (("references", references), ("hypotheses", hypotheses)):
+        if isinstance(value, (str, bytes)):  # a bare string would be scored character by character
+            raise TypeError(f"`{name}` must be a list of strings (one per utterance), got a single {type(value).__name__}")
     references, hypotheses = list(references), list(hypotheses)
     if len(references) != len(hypotheses):
         raise ValueError(

@@ -56,7 +56,7 @@ def run(
 
     records = generate_cached(backend, items, make_request, run_dir, batch_size, description="codec")
     notes: List[str] = []
-    rows, failures = [], 0
+    rows, failures, stoi_failures = [], 0, 0
     references, outputs = [], []
     for item in items:
         ref, ref_sr = item_audio(item)
@@ -75,6 +75,7 @@ def run(
             value = _optional_metric(key, fn, notes)
             if value == "failed":
                 failures += key.startswith("pesq")
+                stoi_failures += key == "stoi"  # clips too short (or too silent) for STOI
                 value = None
             if value is not None:
                 row[key] = value
@@ -88,6 +89,8 @@ def run(
             metrics[key] = mean(r.get(key) for r in rows)
     if compute_pesq:
         metrics["num_pesq_failures"] = failures
+    if compute_stoi:
+        metrics["num_stoi_failures"] = stoi_failures
     if embedder is not None:
         for start in range(0, len(rows), batch_size):  # references were resampled to the output rate above
             chunk = slice(start, start + batch_size)
