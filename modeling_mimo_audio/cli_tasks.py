@@ -380,7 +380,7 @@ def add_subparsers(subparsers):
     """Register `demo`, `transcribe`, `speak`, `chat` and `convert` on `subparsers` (argparse sub-parsers)."""
     demo = subparsers.add_parser(
         "demo",
-        help="run the whole path (codec, ASR, TTS, batch) on a synthesized clip; tiny random model, no download",
+        help="run the whole path (codec, ASR, TTS, batch) on a synthesized clip; the shipped miniature model, no download",
         description="Runs codec round trip, ASR, TTS and a batched call on a synthesized clip, printing each step's "
         "time. Without --model it builds (and caches) a tiny random model set: the output is meaningless.",
     )

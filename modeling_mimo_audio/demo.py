@@ -1,10 +1,10 @@
 """The steps of `mimo-audio demo` and the model loading shared by the task commands.
 
-Without `--model` the demo needs no download: it builds the tiny random model set (codec, LM, text tokenizer) with
-fixed seeds, caches it in a local folder and runs the whole path on a synthesized clip. Tiny random weights produce
-meaningless text and noise-like audio: the demo shows that every piece runs and how long each step takes, not what
-the real model says. With `--model` (and `--audio-tokenizer`) pointing at real checkpoints the same steps do real
-work.
+Without `--model` the demo needs no download: it runs the whole path on a synthesized clip with the miniature
+MiMo-Audio shipped in the package (`modeling_mimo_audio.mini_model_path()`), or, where that folder is missing, with
+the tiny random model set (built with fixed seeds and cached in a local folder), whose text is meaningless and whose
+audio is noise-like. With `--model` (and `--audio-tokenizer`) pointing at other checkpoints the same steps run on
+those; `--model tiny` asks for the random set.
 """
 
 import contextlib

@@ -35,6 +35,9 @@ def _read_file(source, name: str) -> tuple[np.ndarray, int]:
         raise ValueError(f"cannot read audio {name}: {error}") from error
     if data.shape[0] == 0:
         raise ValueError(f"audio {name} has no samples")
+    if not np.isfinite(data).all():  # named here: later checks only see an anonymous array
+        first = int(np.flatnonzero(~np.isfinite(data).all(axis=1))[0])
+        raise ValueError(f"audio {name} holds NaN or infinite samples (first at sample {first})")
     return np.ascontiguousarray(data.mean(axis=1)), int(rate)
 
 

@@ -67,3 +67,14 @@ def test_bad_audio_gets_clear_errors(tmp_path):
     (tmp_path / "junk.wav").write_bytes(b"not audio at all")
     with pytest.raises(ValueError, match="cannot read audio"):
         read_audio(str(tmp_path / "junk.wav"))
+
+
+def test_a_file_with_nan_samples_is_refused_by_name(tmp_path):
+    path = tmp_path / "broken.wav"
+    samples = np.zeros(2400, np.float32)
+    samples[1000] = np.nan
+    sf.write(path, samples, 24000, subtype="FLOAT")
+    with pytest.raises(ValueError, match=r"broken\.wav' holds NaN or infinite samples \(first at sample 1000\)"):
+        read_audio(str(path))
+    with pytest.raises(ValueError, match="bytes holds NaN"):
+        read_audio({"bytes": path.read_bytes()})
