@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import os
 from functools import lru_cache
 
@@ -628,7 +629,11 @@ class MiMoAudioProcessor(ProcessorMixin):
             raise TypeError(f"`generated` must hold integer token ids, got {sequences.dtype}")
         if sequences.numel() and int(sequences.min()) < 0:
             raise ValueError(f"`generated` holds negative token ids (min {int(sequences.min())})")
-        if isinstance(prompt_length, bool) or not isinstance(prompt_length, int) or not 0 <= prompt_length <= sequences.shape[1]:
+        try:  # numpy / 0-d torch integers too, as pipelines may hand them back
+            length = None if isinstance(prompt_length, bool) else operator.index(prompt_length)
+        except TypeError:
+            length = None
+        if length is None or not 0 <= length <= sequences.shape[1]:
             raise ValueError(
                 f"`prompt_length` must be an int from 0 to the sequence length ({sequences.shape[1]}), got {prompt_length!r}"
             )

@@ -333,7 +333,9 @@ def test_decoding_refuses_ids_that_are_not_token_ids(tiny):
         processor.batch_decode(ids.float())
     with pytest.raises(ValueError, match="negative token ids"):
         processor.batch_decode(ids - 10)
-    for prompt_length in (-1, 4, 1.0):
+    for prompt_length in (-1, 4, 1.0, True):
         with pytest.raises(ValueError, match="`prompt_length` must be an int from 0 to the sequence length"):
             processor.batch_decode(ids, prompt_length=prompt_length)
     assert processor.batch_decode(ids, prompt_length=3) == [""]
+    assert processor.batch_decode(ids, prompt_length=np.int64(1)) == processor.batch_decode(ids, prompt_length=1)
+    assert processor.batch_decode(ids, prompt_length=torch.tensor(1)) == processor.batch_decode(ids[:, 1:])
