@@ -97,6 +97,27 @@ def to_mono_waveform(audio, name: str = "raw_audio") -> torch.Tensor:
     return tensor
 
 
+
+# Options other feature extractors take. Those values that ask for what this one does anyway (pad to the longest
+# clip, never truncate) pass, as transformers' pipelines send them; any other value would be silently ignored, so
+# it is refused.
+_ACCEPTED_OPTION_VALUES = {
+    "padding": (True, "longest", None),
+    "truncation": (False, None),
+    "max_length": (None,),
+    "pad_to_multiple_of": (None,),
+}
+
+
+def _refuse_unsupported_options(kwargs: dict):
+    for name, accepted in _ACCEPTED_OPTION_VALUES.items():
+        value = kwargs.get(name)
+        if name in kwargs and not any(value is a or (isinstance(value, str) and value == a) for a in accepted):
+            raise ValueError(
+                f"`{name}={value!r}` is not supported: MiMoAudioFeatureExtractor pads a batch to its longest clip and "
+                "never truncates (cut long audio yourself, or let the codec's 60 s segments handle it)"
+            )
+
 class MiMoAudioFeatureExtractor(SequenceFeatureExtractor):
     r"""
     Turns mono waveforms into the log-mel features that [`MiMoAudioTokenizerModel.encode`] expects.
@@ -281,6 +302,7 @@ class MiMoAudioFeatureExtractor(SequenceFeatureExtractor):
             [`BatchFeature`] with `input_features` float32 `[batch, n_mels, frames]` (padded frames hold
             `padding_value`) and `attention_mask` long `[batch, frames]` (1 = real frame).
         """
+        _refuse_unsupported_options(kwargs)
         if kwargs:
             logger.debug("MiMoAudioFeatureExtractor ignores arguments %s", sorted(kwargs))
         if sampling_rate is None:

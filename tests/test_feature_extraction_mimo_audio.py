@@ -189,3 +189,16 @@ def test_sampling_rate_follows_the_one_rule_for_audio_rates(extractor):
         with pytest.raises(TypeError, match="sampling_rate"):
             extractor(wave, sampling_rate=bad)
 
+
+
+def test_options_it_cannot_honour_are_refused(extractor):
+    clip = np.zeros(2400, np.float32)
+    # What transformers' ASR pipeline sends asks for this extractor's behaviour: accepted, same features.
+    plain = extractor(clip, sampling_rate=24000)["input_features"]
+    sent = extractor(clip, sampling_rate=24000, truncation=False, padding="longest", return_attention_mask=True)
+    assert torch.equal(sent["input_features"], plain)
+    for option in ({"padding": "max_length"}, {"padding": False}, {"truncation": True}, {"max_length": 100},
+                   {"pad_to_multiple_of": 8}):
+        name = next(iter(option))
+        with pytest.raises(ValueError, match=f"`{name}=.*` is not supported"):
+            extractor(clip, sampling_rate=24000, **option)
