@@ -91,6 +91,10 @@ def test_streamer_refuses_batches_and_needs_the_codec(tiny):
     streamer = MiMoAudioStreamer(processor)
     with pytest.raises(ValueError, match="batch size 1"):
         streamer.put(torch.zeros(2, 3, dtype=torch.long))
+    with pytest.raises(TypeError, match="integer token ids"):
+        streamer.put(torch.zeros(1, 3))
+    with pytest.raises(ValueError, match="non-negative token ids"):
+        streamer.put(torch.full((1, 3), -1))
     with pytest.raises(ValueError, match="chunk_frames"):
         MiMoAudioStreamer(processor, chunk_frames=0)
     for bad in (0, -1.0, float("nan"), float("inf"), "5", True):
