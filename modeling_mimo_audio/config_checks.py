@@ -1,10 +1,12 @@
 """Construction-time checks of numeric config / constructor fields, shared by the MiMo-Audio configs and the
-feature extractor, so that a bad value fails where it is given, naming the field and what was expected."""
+feature extractor, so that a bad value fails where it is given, naming the field and what was expected (and the
+token-id check the processor's decoding and the streamer share)."""
 
 import math
 import numbers
 
 import numpy as np
+import torch
 from huggingface_hub.errors import StrictDataclassFieldValidationError
 
 
@@ -88,6 +90,14 @@ def check_sampling_rate(sampling_rate, name: str = "sampling_rate") -> int:
     if not np.isfinite(sampling_rate) or sampling_rate != int(sampling_rate) or sampling_rate <= 0:
         raise ValueError(f"`{name}` must be a positive integer number of Hz, got {sampling_rate!r}")
     return int(sampling_rate)
+
+
+def check_token_ids(ids, name: str):
+    """Raises unless `ids` (a tensor) holds integers (not floats, complex or bools) that are all >= 0."""
+    if ids.is_floating_point() or ids.is_complex() or ids.dtype == torch.bool:
+        raise TypeError(f"`{name}` must hold integer token ids, got {ids.dtype}")
+    if ids.numel() and int(ids.min()) < 0:
+        raise ValueError(f"`{name}` holds negative token ids (min {int(ids.min())})")
 
 
 OUTPUT_FLAGS = ("output_hidden_states", "output_attentions", "return_dict", "use_cache")

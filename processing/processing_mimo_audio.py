@@ -12,7 +12,7 @@ from transformers import BatchFeature
 from transformers.processing_utils import ProcessorMixin
 from transformers.utils import logging
 
-from modeling_mimo_audio.config_checks import check_sampling_rate
+from modeling_mimo_audio.config_checks import check_sampling_rate, check_token_ids
 
 from .audio_io import encode_waveforms, read_audio
 from .resampling import resample_waveform
@@ -625,10 +625,7 @@ class MiMoAudioProcessor(ProcessorMixin):
             sequences = sequences[None]
         if sequences.ndim != 2:
             raise ValueError(f"`generated` must be [batch, length] ids, got shape {tuple(sequences.shape)}")
-        if sequences.is_floating_point() or sequences.is_complex() or sequences.dtype == torch.bool:
-            raise TypeError(f"`generated` must hold integer token ids, got {sequences.dtype}")
-        if sequences.numel() and int(sequences.min()) < 0:
-            raise ValueError(f"`generated` holds negative token ids (min {int(sequences.min())})")
+        check_token_ids(sequences, "generated")
         try:  # numpy / 0-d torch integers too, as pipelines may hand them back
             length = None if isinstance(prompt_length, bool) else operator.index(prompt_length)
         except TypeError:

@@ -29,6 +29,8 @@ import numpy as np
 import torch
 from transformers.generation.streamers import BaseStreamer
 
+from modeling_mimo_audio.config_checks import check_token_ids
+
 
 __all__ = ["MiMoAudioStreamChunk", "MiMoAudioStreamer"]
 
@@ -92,10 +94,7 @@ class MiMoAudioStreamer(BaseStreamer):
 
     def put(self, value):
         value = torch.as_tensor(value)
-        if value.is_floating_point() or value.is_complex() or value.dtype == torch.bool:
-            raise TypeError(f"MiMoAudioStreamer.put takes integer token ids, got {value.dtype}")
-        if value.numel() and int(value.min()) < 0:
-            raise ValueError(f"MiMoAudioStreamer.put takes non-negative token ids, got {int(value.min())}")
+        check_token_ids(value, "value")
         if value.ndim == 2:
             if value.shape[0] != 1:
                 raise ValueError(f"MiMoAudioStreamer streams one generation (batch size 1), got {value.shape[0]} rows")

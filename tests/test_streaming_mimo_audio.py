@@ -93,7 +93,7 @@ def test_streamer_refuses_batches_and_needs_the_codec(tiny):
         streamer.put(torch.zeros(2, 3, dtype=torch.long))
     with pytest.raises(TypeError, match="integer token ids"):
         streamer.put(torch.zeros(1, 3))
-    with pytest.raises(ValueError, match="non-negative token ids"):
+    with pytest.raises(ValueError, match="`value` holds negative token ids"):
         streamer.put(torch.full((1, 3), -1))
     with pytest.raises(ValueError, match="chunk_frames"):
         MiMoAudioStreamer(processor, chunk_frames=0)
