@@ -6,7 +6,7 @@
 
 The TTS judge (`mimo-audio eval tts`) takes minutes and says only "intelligible or not". This is the cheap signal
 under it: the first `--num-clips` texts of the corpus' `test_house` split (held-out random word sequences) are spoken
-in the house voice with espeak-ng (`training_recipes.mini.corpus.speak`), encoded with each model's codec, and laid
+in the house voice with espeak-ng, word by word as the corpus does (`training_recipes.mini.corpus.speak_word_by_word`), encoded with each model's codec, and laid
 out as SFT's plain-TTS conversation (`training_recipes.mini.tasks`), once with each clip's own text and once with the
 text of the next clip (a derangement: every clip gets a wrong text). The per-codebook cross-entropy of the patch
 decoder on the audio targets is reported for both; the gap (wrong - right, nats, first codebook) is how much the
@@ -81,19 +81,19 @@ def main(argv=None) -> int:
     add_model_arguments(parser, "a row name per model (default: folder names)")
     parser.add_argument("--num-clips", type=int, default=48)
 
-    from training_recipes.mini.corpus import HOUSE_PITCH, HOUSE_SPEED, HOUSE_VOICE, speak
+    from training_recipes.mini.corpus import HOUSE_SPEED, HOUSE_VOICE, speak_word_by_word
 
     args, models, labels = parse_model_arguments(parser, argv)
     try:
         texts = house_texts(args.num_clips)
     except ValueError as error:
         parser.error(str(error))
-    waveforms = [speak(text, HOUSE_VOICE, HOUSE_SPEED, HOUSE_PITCH) for text in texts]
+    waveforms = [speak_word_by_word(text) for text in texts]
     results = {label: audio_losses(model, texts, waveforms, args.batch_size) for label, model in zip(labels, models)}
 
     lines = [f"### Miniature TTS: does the speech depend on the text? ({datetime.date.today().isoformat()})", "",
              f"`python benchmarks/mini_tts_conditioning.py {shlex.join(argv if argv is not None else sys.argv[1:])}`"
-             f" — {len(texts)} `test_house` texts in the house voice ({HOUSE_VOICE}, {HOUSE_SPEED} words/min), SFT's "
+             f" — {len(texts)} `test_house` texts in the house voice ({HOUSE_VOICE}, {HOUSE_SPEED} words/min, word by word), SFT's "
              "plain-TTS layout; audio cross-entropy (nats) of codebooks 0 and 1 given the clip's own text and given "
              "another clip's text. Models: "
              + ", ".join(f"{label} = `{model}`" for label, model in zip(labels, models)),

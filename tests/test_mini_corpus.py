@@ -313,6 +313,10 @@ def test_tiny_build_loads_and_resumes(tmp_path):
             # Plausible length: at least ~0.1 s per word, at most ~1 s per word, plus the padding.
             assert 0.1 * words < waveform.size / 24000 < 1.0 * words + 0.5, (row["text"], waveform.size)
             assert 0.05 < np.abs(waveform).max() < 0.995  # headroom: never clipped to 16 bits
+            if split in corpus.HOUSE_SPLITS:  # the house voice reads word by word, on whole patches
+                assert waveform.size % corpus.PATCH_SAMPLES == 0
+                # 16-bit storage: rounding, and the reader scales by 1/32768 where the writer used 32767.
+                np.testing.assert_allclose(waveform, corpus.speak_word_by_word(row["text"]), atol=2 / 32767)
             if row["kind"] == "arithmetic":
                 answer = corpus.decode_audio_bytes(row["answer_audio"])
                 assert row["answer_text"] in corpus.NUMBER_WORDS and 0.1 < answer.size / 24000 < 1.5

@@ -126,10 +126,10 @@ def test_tts_conditioning_benchmark(capsys):
     "other text" side only swaps texts), and the script prints its table without touching RESULTS.md."""
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks"))
     import mini_tts_conditioning as bench
-    from training_recipes.mini.corpus import HOUSE_PITCH, HOUSE_SPEED, HOUSE_VOICE, speak
+    from training_recipes.mini.corpus import speak_word_by_word
 
     texts = bench.house_texts(3)
-    waves = [speak(text, HOUSE_VOICE, HOUSE_SPEED, HOUSE_PITCH) for text in texts]
+    waves = [speak_word_by_word(text) for text in texts]
     same = bench.audio_losses(MINI_MODEL_DIR, [texts[0]] * 3, [waves[0]] * 3, batch_size=2)
     np.testing.assert_allclose(same["right"], same["wrong"], rtol=1e-6)
     differ = bench.audio_losses(MINI_MODEL_DIR, texts, waves, batch_size=2)

@@ -28,8 +28,8 @@ def test_every_stage_ran_and_was_timed(quick_run):
     work, shipped, _ = quick_run
     with open(work / "timings.json") as handle:
         timings = json.load(handle)
-    stages = ["corpus", "codec", "encode", "init", "data", "pretrain_stage1", "pretrain_stage2", "sft", "evaluate",
-              "ship"]
+    stages = ["corpus", "codec", "encode", "init", "data", "pretrain_stage1", "pretrain_stage2", "sft",
+              "tts_focus_1", "sft_polish_1", "tts_focus_2", "sft_polish_2", "evaluate", "ship"]
     assert set(stages) <= set(timings) and timings["total"] > 0
     with open(work / "eval" / "summary.json") as handle:
         summary = json.load(handle)
@@ -87,3 +87,24 @@ def test_shipped_folder_through_the_command_line(quick_run, tmp_path):
                                    capture_output=True, text=True, timeout=300)
         assert completed.returncode == 0, completed.stderr[-2000:]
     assert (tmp_path / "rt.wav").stat().st_size > 1000
+
+
+def test_speech_rounds_chain_each_stage_from_the_one_before(tmp_path):
+    """tts_focus_N trains from the stage before it on `lm/tts_focus` with tts_focus.yaml; sft_polish_N from
+    tts_focus_N on SFT's data with sft_polish.yaml; the last round is what `evaluate` scores and `ship` ships."""
+    from training_recipes.mini import reproduce
+
+    calls = []
+    chain = reproduce.Chain(str(tmp_path), quick=False, ship_to=None)
+    chain._recipe = lambda recipe, source, config=None, data=None, output=None, extra=(): calls.append(
+        (recipe, os.path.basename(source), config, data, output, extra))
+    for stage in reproduce.ROUND_STAGES:
+        chain.speech_round(stage)
+    slower = tuple(f"learning_rates.{group}=0.0003" for group in ("patch_encoder", "llm", "patch_decoder"))
+    assert calls == [("sft", "sft", "tts_focus", "tts_focus", "tts_focus_1", ()),
+                     ("sft", "tts_focus_1", "sft_polish", "sft", "sft_polish_1", ()),
+                     ("sft", "sft_polish_1", "tts_focus", "tts_focus", "tts_focus_2", ()),
+                     ("sft", "tts_focus_2", "sft_polish", "sft", "sft_polish_2", slower)]
+    assert reproduce.FINAL_MODEL == "sft_polish_2"
+    for config in ("tts_focus", "sft_polish"):
+        assert os.path.exists(os.path.join(reproduce.CONFIG_DIR, f"{config}.yaml"))

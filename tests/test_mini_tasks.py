@@ -119,6 +119,19 @@ def test_house_voice_rows_are_plain_tts_only(tokenizer, special):
     assert tts["input_ids"].count(special.empty) == 30 // 4 + 1
 
 
+def test_tts_focus_is_house_voice_plain_tts_alone(tokenizer, special):
+    """The TTS-focus rounds train plain TTS in the house voice and nothing else: one copy of SFT's plain-TTS example
+    per `tts_house` row, no example from any other row (ASR, instruct-TTS, arithmetic would pull the backbone back
+    to the text stream)."""
+    rng = random.Random(0)
+    house = _row(split="tts_house", gender="male", speed=160)
+    (focus,) = stage_examples(house, "tts_focus", special, tokenizer.encode, rng)
+    assert focus == stage_examples(house, "sft", special, tokenizer.encode, rng)[0]
+    for row in (_row(split="train"), _row(kind="arithmetic", text="what is three plus two", answer_text="five",
+                                          answer_codes=_codes(8), split="train"), _row(kind="short", split="train")):
+        assert stage_examples(row, "tts_focus", special, tokenizer.encode, rng) == []
+
+
 def test_arithmetic_pretraining_also_listens_to_the_answer(tokenizer, special):
     rng = random.Random(0)
     row = _row(kind="arithmetic", text="what is three plus four", answer_text="seven", answer_codes=_codes(12, 1))

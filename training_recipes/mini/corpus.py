@@ -17,9 +17,11 @@ plain voice (no variant), in `train_accents`.
 
 Plain text-to-speech has one house voice (`HOUSE_VOICE` at `HOUSE_SPEED` / `HOUSE_PITCH`): a TTS prompt without a
 style instruction says nothing about the voice, so its training targets all speak in one (`tts_house`), and
-`test_house` holds the `test_voices` random sequences in that voice (the TTS judge's reference).
-`speak_word_by_word` renders a text word by word (each word alone, padded with silence to whole LM patches), a
-candidate house style that the shipped build does not use (docs/mini.md, v9).
+`test_house` holds the `test_voices` random sequences in that voice (the TTS judge's reference). The house voice reads
+word by word (`speak_word_by_word`): each word is synthesized alone and padded with silence to whole LM patches, so a
+word sounds (and encodes) the same wherever it stands, and the LM only has to learn which word comes next, not how
+neighbouring words blend. The TTS judge also hears it better than connected espeak-ng speech (Whisper tiny.en WER
+34 % against 67 % on 60 `test_house` texts, 2026-12-02).
 
 Splits: `train` (training voices; sentences, random sequences and arithmetic), `train_extra` (training voices;
 short and random sequences and sentences, for the language model only: the codec trains on `train`, and this split
@@ -215,7 +217,9 @@ ACCENT_TRAIN_VOICES = tuple(
 HOUSE_VOICE = "en-us"
 HOUSE_SPEED = 160
 HOUSE_PITCH = 50
-# `speak_word_by_word`: silence kept on either side of each word before it is padded to whole patches.
+# The house voice's splits, read word by word (`speak_word_by_word`).
+HOUSE_SPLITS = ("tts_house", "test_house")
+# Silence kept on either side of each house-voice word before it is padded to whole patches.
 HOUSE_WORD_PADDING_MS = 30.0
 # One LM patch: 4 codec frames of 960 samples at 24 kHz.
 PATCH_SAMPLES = 3840
@@ -829,10 +833,9 @@ def _word_on_patches(word: str, voice: str, speed: int, pitch: int, padding_ms: 
 def speak_word_by_word(text: str, voice: str = HOUSE_VOICE, speed: int = HOUSE_SPEED, pitch: int = HOUSE_PITCH,
                        padding_ms: float = HOUSE_WORD_PADDING_MS) -> np.ndarray:
     """
-    A word-by-word rendering of `text` (a candidate house style; the corpus does not use it yet): each word spoken
-    alone (`speak`, trimmed to `padding_ms` of silence on either side), padded with silence to a whole number of LM
-    patches (`PATCH_SAMPLES`), and concatenated. Words are cached, so a corpus of many sentences costs one synthesis
-    per vocabulary word.
+    The house voice's rendering of `text` (`HOUSE_SPLITS`): each word spoken alone (`speak`, trimmed to `padding_ms`
+    of silence on either side), padded with silence to a whole number of LM patches (`PATCH_SAMPLES`), and
+    concatenated. Words are cached, so a corpus of many sentences costs one synthesis per vocabulary word.
 
     Returns:
         `np.ndarray`: float32 at 24 kHz, a multiple of `PATCH_SAMPLES` long.
@@ -853,7 +856,10 @@ def synthesize_clip(spec: ClipSpec, padding_ms: float = 50.0) -> dict:
     """
     # A question mark gives arithmetic questions a question intonation; the stored text has no punctuation.
     spoken = spec.text + "?" if spec.kind == "arithmetic" else spec.text
-    audio = speak(spoken, spec.voice, spec.speed, spec.pitch, padding_ms)
+    if spec.split in HOUSE_SPLITS:
+        audio = speak_word_by_word(spoken, spec.voice, spec.speed, spec.pitch)
+    else:
+        audio = speak(spoken, spec.voice, spec.speed, spec.pitch, padding_ms)
     answer_audio = None
     if spec.answer_text:
         answer = speak(spec.answer_text, spec.voice, spec.speed, spec.pitch, padding_ms)
@@ -957,7 +963,8 @@ def _corpus_info(options: CorpusOptions, plans: dict[str, list[ClipSpec]], compl
         "held_out_languages": list(HELD_OUT_LANGUAGES),
         "held_out_voices": list(HELD_OUT_VOICES),
         "accent_train_voices": list(ACCENT_TRAIN_VOICES),
-        "house_voice": {"voice": HOUSE_VOICE, "speed": HOUSE_SPEED, "pitch": HOUSE_PITCH},
+        "house_voice": {"voice": HOUSE_VOICE, "speed": HOUSE_SPEED, "pitch": HOUSE_PITCH, "style": "word_by_word",
+                        "word_padding_ms": HOUSE_WORD_PADDING_MS},
         "held_out_arithmetic": [question for question, _ in held_out_arithmetic],
         "vocabulary_size": len(load_vocabulary()),
         "espeak": espeak_version(),
@@ -986,7 +993,9 @@ def _check_resume(out_dir: str, info: dict) -> None:
     recorded = previous.get("fingerprints") or {}
     if previous.get("version") != info["version"] or any(
         info["fingerprints"].get(split) != fingerprint for split, fingerprint in recorded.items()
-    ) or any(info["options"].get(name) != value for name, value in (previous.get("options") or {}).items()):
+    ) or any(info["options"].get(name) != value for name, value in (previous.get("options") or {}).items()) or (
+        previous.get("house_voice") != info["house_voice"]  # e.g. a corpus whose house voice spoke connected
+    ):
         raise ValueError(
             f"`out_dir` {out_dir!r} holds a corpus built with other options, seed or version "
             f"({previous.get('options')}); use a new --out directory or delete it"

@@ -6,7 +6,9 @@
 
 Stages, in order (`--only` / `--from-stage` select some): `corpus` (espeak-ng synthesis), `codec`
 (`training_recipes.train_codec`), `encode` (corpus -> codec codes), `init` (BPE tokenizer + random LM folder),
-`data` (examples of every LM stage), `pretrain_stage1`, `pretrain_stage2`, `sft` (the recipes), `evaluate`
+`data` (examples of every LM stage), `pretrain_stage1`, `pretrain_stage2`, `sft` (the recipes), `tts_focus_1`,
+`sft_polish_1`, `tts_focus_2`, `sft_polish_2` (the sft recipe alternating house-voice TTS at text weight 1 with SFT's
+mix, `configs/mini/tts_focus.yaml` / `sft_polish.yaml`), `evaluate`
 (`mimo-audio eval` codec / asr / tts / arithmetic on held-out voices), `ship` (fp16 Hub-style folder + model card).
 Every stage is resumable: a finished stage leaves `WORK/done/STAGE.json` (with its wall time) and is skipped on a
 rerun; an interrupted training stage resumes from its newest checkpoint. `WORK/timings.json` sums the wall times.
@@ -23,8 +25,18 @@ import sys
 import time
 
 CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs", "mini")
-STAGES = ("corpus", "codec", "encode", "init", "data", "pretrain_stage1", "pretrain_stage2", "sft", "evaluate",
-          "ship")
+# After SFT, rounds of TTS focus (plain house-voice TTS at text weight 1) and SFT polishing (SFT's mix at 100): the
+# LM learns which word it speaks in the first and gets ASR back in the second (docs/mini.md, v11).
+SPEECH_ROUNDS = 2
+ROUND_STAGES = tuple(f"{kind}_{index}" for index in range(1, SPEECH_ROUNDS + 1) for kind in ("tts_focus", "sft_polish"))
+# The last polishing round at a third of the rate: at sft_polish.yaml's 1e-3 it brought ASR back but undid much of
+# the TTS (judge WER 55 % -> 107 % on 40 texts, ASR 12.5 % on 60 clips); at 3e-4, 64 % and 8.6 % (docs/mini.md).
+ROUND_OVERRIDES = {f"sft_polish_{SPEECH_ROUNDS}": [f"learning_rates.{group}=0.0003"
+                                                   for group in ("patch_encoder", "llm", "patch_decoder")]}
+STAGES = ("corpus", "codec", "encode", "init", "data", "pretrain_stage1", "pretrain_stage2", "sft", *ROUND_STAGES,
+          "evaluate", "ship")
+# The folder that `evaluate` scores and `ship` ships.
+FINAL_MODEL = ROUND_STAGES[-1]
 
 # --quick: every stage at toy scale (the chain, not the quality, is what it checks).
 QUICK_CODEC = ["stage1.steps=12", "stage2.steps=2", "data.batch_size=4", "save_steps=6", "log_steps=4",
@@ -101,14 +113,19 @@ class Chain:
 
         build_stage_data(self.path("codes"), self.path("init"), self.path("lm"))
 
-    def _recipe(self, recipe: str, source: str):
-        overrides = [f"model.name_or_path={source}", f"training.output_dir={self.path(recipe)}",
-                     f"data.train_files={self.path('lm', recipe, 'train-*.parquet')}"]
-        if recipe == "sft":
+    def _recipe(self, recipe: str, source: str, config: str | None = None, data: str | None = None,
+                output: str | None = None, extra: tuple[str, ...] = ()):
+        """Runs `training_recipes.{recipe}` with `configs/mini/{config or recipe}.yaml` (and the `extra` overrides)
+        from `source`, on `WORK/lm/{data or recipe}`, into `WORK/{output or recipe}`."""
+        data, output = data or recipe, output or recipe
+        overrides = [f"model.name_or_path={source}", f"training.output_dir={self.path(output)}",
+                     f"data.train_files={self.path('lm', data, 'train-*.parquet')}", *extra]
+        if data == "sft":
             overrides.append(f"data.eval_files={self.path('lm', 'sft', 'eval.parquet')}")
         overrides += QUICK_RECIPE if self.quick else []
-        _run(_python(f"training_recipes.{recipe}", "--config", os.path.join(CONFIG_DIR, f"{recipe}.yaml"),
-                     "--resume_from_checkpoint", "latest", *overrides), self.log)
+        config_path = os.path.join(CONFIG_DIR, f"{config or recipe}.yaml")
+        _run(_python(f"training_recipes.{recipe}", "--config", config_path, "--resume_from_checkpoint", "latest",
+                     *overrides), self.log)
 
     def pretrain_stage1(self):
         self._recipe("pretrain_stage1", self.path("init"))
@@ -119,10 +136,18 @@ class Chain:
     def sft(self):
         self._recipe("sft", self.path("pretrain_stage2"))
 
+    def speech_round(self, stage: str):
+        """`tts_focus_N` (from the stage before it) or `sft_polish_N` (from `tts_focus_N`): the sft recipe with
+        `tts_focus.yaml` on `lm/tts_focus` or `sft_polish.yaml` on `lm/sft` (plus `ROUND_OVERRIDES`)."""
+        kind = stage.rsplit("_", 1)[0]
+        source = STAGES[STAGES.index(stage) - 1]
+        self._recipe("sft", self.path(source), config=kind, data="tts_focus" if kind == "tts_focus" else "sft",
+                     output=stage, extra=tuple(ROUND_OVERRIDES.get(stage, ())))
+
     def evaluate(self):
         from .evaluate import evaluate_mini
 
-        evaluate_mini(self.path("sft"), self.path("corpus"), self.path("eval"), self.log,
+        evaluate_mini(self.path(FINAL_MODEL), self.path("corpus"), self.path("eval"), self.log,
                       limit=QUICK_EVAL_LIMIT if self.quick else None,
                       max_new_tokens=QUICK_EVAL_MAX_NEW_TOKENS if self.quick else None)
 
@@ -130,7 +155,7 @@ class Chain:
         from .ship import ship_folder
 
         destination = self.ship_to or self.path("shipped")
-        ship_folder(self.path("sft"), destination, self.work)
+        ship_folder(self.path(FINAL_MODEL), destination, self.work)
 
     # -- driver ------------------------------------------------------------------------------------------------
 
@@ -143,7 +168,10 @@ class Chain:
                 continue
             print(f"[reproduce] {stage} ...", flush=True)
             started = time.time()
-            getattr(self, stage)()
+            if stage in ROUND_STAGES:
+                self.speech_round(stage)
+            else:
+                getattr(self, stage)()
             elapsed = round(time.time() - started, 1)
             with open(marker, "w", encoding="utf-8") as handle:
                 json.dump({"stage": stage, "wall_s": elapsed, "quick": self.quick}, handle)

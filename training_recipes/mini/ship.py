@@ -47,8 +47,10 @@ def _voice_lines(corpus: dict) -> list[str]:
     lines = []
     house = corpus.get("house_voice")
     if house:
+        style = ", read word by word (each word synthesized alone, on whole patches)" if house.get(
+            "style") == "word_by_word" else ""
         lines += ["", f"Plain TTS (no style instruction) speaks in one house voice, espeak-ng `{house['voice']}` at "
-                  f"{house['speed']} words/min, pitch {house['pitch']} (its targets: the `tts_house` split); "
+                  f"{house['speed']} words/min, pitch {house['pitch']}{style} (its targets: the `tts_house` split); "
                   "instruct-TTS realises the asked gender and pace in the corpus's voices. The TTS judge's reference "
                   "is espeak-ng's house-voice rendering of the same held-out texts (`test_house`)."]
     accents = corpus.get("accent_train_voices")
@@ -56,6 +58,16 @@ def _voice_lines(corpus: dict) -> list[str]:
         lines += ["", "The codec never heard the held-out accents; the language model also trained on "
                   f"{', '.join(accents)} (`train_accents`)."]
     return lines
+
+
+def _provenance_lines(work_dir: str) -> list[str]:
+    """`WORK/provenance.md` (how a build departed from one run of the chain, written by whoever assembled it), as
+    lines of the card; none when absent."""
+    path = os.path.join(work_dir, "provenance.md")
+    if not os.path.exists(path):
+        return []
+    with open(path, encoding="utf-8") as handle:
+        return [handle.read().strip(), ""]
 
 
 def model_card(work_dir: str, size_bytes: int, parameters: dict) -> str:
@@ -114,16 +126,20 @@ def model_card(work_dir: str, size_bytes: int, parameters: dict) -> str:
         "```",
         "",
         "Stages: corpus -> codec (`training_recipes.train_codec`, configs/mini/codec.yaml) -> codes -> tokenizer and "
-        "random LM -> `pretrain_stage1` -> `pretrain_stage2` -> `sft` (configs/mini/) -> evaluation -> this folder.",
+        "random LM -> `pretrain_stage1` -> `pretrain_stage2` -> `sft` -> two rounds of `tts_focus` + `sft_polish` "
+        "(configs/mini/) -> evaluation -> this folder.",
         "The LM's speech embeddings start from the codec's codebooks (`init_speech_embeddings_from_codec`); stage 1 "
         "is ASR-pretraining (with short 1-3-word clips) and plain text (transcripts, arithmetic traces); stage 2 adds "
         "TTS-pretraining, interleaved "
         "speech-text and the audio losses; SFT uses the released chat formats (ASR, TTS, instruct-TTS, spoken "
-        "arithmetic with a `<think>` trace that counts the answer out).",
+        "arithmetic with a `<think>` trace that counts the answer out). Each `tts_focus` round trains plain TTS in "
+        "the house voice alone with the text loss weighed 1, so that the LM learns which word it is speaking; each "
+        "`sft_polish` round runs SFT's mix again at the released weights (text 100), which brings ASR back.",
         "",
         "Wall time per stage on a 2-core CPU (s): " + (json.dumps(timings) if timings else "(not recorded)")
         + " (a stage resumed from an earlier build records only the part it ran).",
         "",
+        *_provenance_lines(work_dir),
         "## Measured (held-out clips and voices)",
         "",
     ]
@@ -139,7 +155,8 @@ def model_card(work_dir: str, size_bytes: int, parameters: dict) -> str:
     if targets:
         lines += ["Targets of the project (issue \"miniature MiMo-Audio\"):", "", "| target | measured | met |",
                   "| --- | --- | --- |", *targets, ""]
-    lm_minutes = sum(timings.get(stage, 0.0) for stage in ("pretrain_stage1", "pretrain_stage2", "sft")) / 60
+    lm_minutes = sum(seconds for stage, seconds in timings.items()
+                     if stage.startswith(("pretrain_stage", "sft", "tts_focus"))) / 60
     if any(line.endswith("| no |") for line in targets):
         lines += [f"The language model had about {lm_minutes:.0f} minutes of training on 2 CPU cores; where a target "
                   "is missed above, more training steps are what it lacks most (see docs/mini.md in the project)."]

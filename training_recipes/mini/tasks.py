@@ -15,7 +15,10 @@
     (voice gender and speed) after a `<think>` trace, and spoken arithmetic: a spoken question, a `<think>` trace
     counting it out, and the answer as a spoken streaming segment.
   * rows of `tts_house` (the house voice) give TTS examples only: TTS-pretraining in stage 2, plain TTS in SFT
-    (`SFT_HOUSE_TTS_REPEATS` copies).
+    (`SFT_HOUSE_TTS_REPEATS` copies);
+  * `tts_focus`: plain TTS in the house voice only (each `tts_house` row once, nothing else). The recipe alternates
+    it, with the text loss weighed 1, with SFT polishing rounds (`training_recipes.mini.reproduce`): in the mixed SFT
+    data at the released text weight 100 the LM never learned which word it is speaking (docs/mini.md).
 - `build_stage_data`: writes `{stage}/train-*.parquet` (and `{stage}/eval.parquet` from the validation split) of
   formatted examples the recipes read as `data.train_files` / `data.eval_files`. Training examples come from
   `TRAINING_SPLITS` (short 1-3-word clips: ASR only, and TTS in the house voice), evaluation examples from
@@ -38,7 +41,7 @@ from .corpus import SPLITS, TRAINING_SPLITS
 
 __all__ = ["STAGES", "style_instruction", "encode_corpus", "plain_tts_example", "stage_examples", "build_stage_data"]
 
-STAGES = ("pretrain_stage1", "pretrain_stage2", "sft")
+STAGES = ("pretrain_stage1", "pretrain_stage2", "sft", "tts_focus")
 ASR_INSTRUCTION = "Transcribe the following voice message"
 TTS_TEMPLATE = "Please convert this text to speech"
 # Arithmetic rows are 2 % of the training rows (900 of 44000), and SFT's 700 steps cover about 28 % of its positions
@@ -175,6 +178,8 @@ def stage_examples(row: dict, stage: str, special: SpecialTokenIds, tokenize, rn
     codes, text = row["audio_codes"], row["text"]
     if stage not in STAGES:
         raise ValueError(f"stage must be one of {STAGES}, got {stage!r}")
+    if stage == "tts_focus":
+        return [plain_tts_example(text, codes, special, tokenize)] if row.get("split") == "tts_house" else []
     if row.get("split") == "tts_house":
         # Plain-TTS targets in the house voice: speech from text only (stage 1 trains no audio output).
         if stage == "pretrain_stage1":
