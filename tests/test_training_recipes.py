@@ -100,6 +100,15 @@ def test_stage1_groups_lrs_and_frozen_decoder(tmp_path):
     assert model.config.audio_loss_weights == [0.0] * 8 and model.config.text_loss_weight == 1.0
 
 
+@pytest.mark.parametrize("recipe", ["pretrain_stage1", "sft"])
+def test_precision_is_fp32_unless_the_config_asks(recipe, tmp_path):
+    # TRL's SFTConfig defaults to bf16 autocast while TrainingArguments does not: every recipe must train in the
+    # precision its config states (fp32 when silent), not in its trainer library's default.
+    trainer = run(recipe, tmp_path, "training.max_steps=1", "training.save_steps=100")
+    assert trainer.args.bf16 is False and trainer.args.fp16 is False
+    assert trainer.accelerator.mixed_precision == "no"
+
+
 def test_stage2_has_three_groups_with_configured_lrs(tmp_path):
     trainer = run("pretrain_stage2", tmp_path, "training.max_steps=1", "training.save_steps=100")
     rates = {g["name"]: g["initial_lr"] for g in trainer.optimizer.param_groups}

@@ -142,6 +142,11 @@ def build_trainer(recipe: str, config: RecipeConfig, model, tokenizer, train_dat
         from .trainer import MiMoAudioSFTTrainer
 
         training.setdefault("dataset_kwargs", {})["skip_prepare_dataset"] = True
+        # TRL's SFTConfig turns bf16 autocast on unless told otherwise; TrainingArguments (every other recipe)
+        # leaves it off. Precision is the config's choice, the same for every recipe: fp32 unless
+        # `training.bf16` / `training.fp16` say so. (On a CPU without native bf16 the autocast path also runs the
+        # matmuls through a reference kernel, about 16x slower than fp32.)
+        training.setdefault("bf16", False)
         args = SFTConfig(**training)
         return MiMoAudioSFTTrainer(model=model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset,
                                    data_collator=collator, processing_class=tokenizer,
