@@ -1,6 +1,6 @@
 """Rebuild the miniature MiMo-Audio from nothing: corpus -> codec -> LM stages -> evaluation -> shipped folder.
 
-    python -m training_recipes.mini.reproduce --work-dir runs/mini            # the full chain (~2 h on 2 CPU cores)
+    python -m training_recipes.mini.reproduce --work-dir runs/mini            # the full chain (2-4 h on 2 CPU cores, by machine)
     python -m training_recipes.mini.reproduce --work-dir /tmp/mini --quick    # toy scale, a few minutes (CI)
     python -m training_recipes.mini.reproduce --work-dir runs/mini --ship-to modeling_mimo_audio/pretrained/mimo-audio-mini
 
