@@ -16,6 +16,7 @@ import torch
 from .collator import MiMoAudioDataCollator
 from .config import RecipeConfig, load_recipe_config
 from .formats import SpecialTokenIds
+from .precision import resolve_bf16
 
 
 logger = logging.getLogger(__name__)
@@ -136,17 +137,16 @@ def build_trainer(recipe: str, config: RecipeConfig, model, tokenizer, train_dat
     training["remove_unused_columns"] = False
     # Evaluation needs the loss only; gathering [batch, positions, 151680] logits would exhaust memory.
     training.setdefault("prediction_loss_only", True)
+    # Precision is the config's choice, the same for every recipe: fp32 unless `training.bf16` / `training.fp16`
+    # say so (TRL's SFTConfig would turn bf16 autocast on by default; TrainingArguments leaves it off).
+    # `bf16: auto` is bf16 autocast where the hardware runs it natively (training_recipes.precision).
+    training["bf16"] = resolve_bf16(training.get("bf16", False), use_cpu=bool(training.get("use_cpu")))
     if RECIPES[recipe]["trainer"] == "sft":
         from trl import SFTConfig
 
         from .trainer import MiMoAudioSFTTrainer
 
         training.setdefault("dataset_kwargs", {})["skip_prepare_dataset"] = True
-        # TRL's SFTConfig turns bf16 autocast on unless told otherwise; TrainingArguments (every other recipe)
-        # leaves it off. Precision is the config's choice, the same for every recipe: fp32 unless
-        # `training.bf16` / `training.fp16` say so. (On a CPU without native bf16 the autocast path also runs the
-        # matmuls through a reference kernel, about 16x slower than fp32.)
-        training.setdefault("bf16", False)
         args = SFTConfig(**training)
         return MiMoAudioSFTTrainer(model=model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset,
                                    data_collator=collator, processing_class=tokenizer,
