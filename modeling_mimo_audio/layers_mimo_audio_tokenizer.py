@@ -331,8 +331,13 @@ class MiMoAudioTokenizerISTFTHead(nn.Module):
         self.istft = MiMoAudioTokenizerISTFT(n_fft, hop_length, n_fft, padding)
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        """`[1, frames, dim]` (one clip) -> `[1, samples]` in the input dtype."""
-        log_magnitude, phase = self.out(hidden_states).transpose(1, 2).chunk(2, dim=1)
-        magnitude = torch.exp(log_magnitude).clip(max=1e2)
-        spectrum = magnitude.float() * (torch.cos(phase).float() + 1j * torch.sin(phase).float())
-        return self.istft(spectrum).to(hidden_states.dtype)
+        """`[1, frames, dim]` (one clip) -> `[1, samples]` in the head's weight dtype.
+
+        Never under autocast: log-magnitudes and phases rounded to bf16 would add audible noise, so mixed-precision
+        codec training (`training_recipes.train_codec`, `bf16`) runs this head in its fp32 master weights."""
+        dtype = self.out.weight.dtype
+        with torch.autocast(hidden_states.device.type, enabled=False):
+            log_magnitude, phase = self.out(hidden_states.to(dtype)).transpose(1, 2).chunk(2, dim=1)
+            magnitude = torch.exp(log_magnitude).clip(max=1e2)
+            spectrum = magnitude.float() * (torch.cos(phase).float() + 1j * torch.sin(phase).float())
+            return self.istft(spectrum).to(dtype)

@@ -195,3 +195,33 @@ def test_cli_reports_config_errors(tmp_path, capsys):
         main(["--config", str(path)])
     assert raised.value.code == 2
     assert "stage1: unknown key(s) ['stepz']" in capsys.readouterr().err
+
+
+def test_bf16_autocast_keeps_the_istft_head_quantizer_and_weights_in_fp32(tmp_path, monkeypatch):
+    config = _config(tmp_path, "bf16")
+    config.bf16 = True
+    trainer = CodecTrainer(config)
+    trainer.load_data()
+    head = trainer.model.decoder.vocoder.head
+    seen = {}
+
+    def record(name):
+        def hook(module, args, output):
+            seen[name] = (output[0] if isinstance(output, tuple) else output).dtype
+        return hook
+
+    head.out.register_forward_hook(record("head"))
+    trainer.model.encoder.register_forward_hook(record("encoder"))
+    reconstruction, quantized = trainer.reconstruct(trainer.sample_batch(), 3, update_codebooks=False)
+    assert seen == {"encoder": torch.bfloat16, "head": torch.float32}
+    assert reconstruction.dtype == torch.float32 and quantized.quantized.dtype == torch.float32
+    record = trainer.stage1_step()
+    assert np.isfinite(record["loss"])
+    assert all(p.dtype == torch.float32 for p in trainer.model.parameters())
+
+
+def test_bf16_setting_is_checked_by_name(tmp_path):
+    config = _config(tmp_path, "bad")
+    config.bf16 = "sometimes"
+    with pytest.raises(ValueError, match="bf16 must be true, false or 'auto'"):
+        CodecTrainer(config)

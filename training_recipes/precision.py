@@ -22,10 +22,11 @@ def native_bf16_supported(use_cpu: bool = False) -> bool:
     return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
 
 
-def resolve_bf16(value, use_cpu: bool = False) -> bool:
-    """`training.bf16` as the trainer takes it: True / False unchanged, `"auto"` -> `native_bf16_supported()`."""
+def resolve_bf16(value, use_cpu: bool = False, name: str = "training.bf16") -> bool:
+    """A config's `bf16` setting (`name`, for the error) as a bool: True / False unchanged, `"auto"` ->
+    `native_bf16_supported(use_cpu)`."""
     if isinstance(value, bool):
         return value
     if value == "auto":
         return native_bf16_supported(use_cpu)
-    raise ValueError(f"training.bf16 must be true, false or 'auto', got {value!r}")
+    raise ValueError(f"{name} must be true, false or 'auto', got {value!r}")

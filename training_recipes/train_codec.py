@@ -46,6 +46,7 @@ from .codec_discriminators import (
 )
 from .codec_losses import MultiScaleMelLoss
 from .codec_quantizer import quantize_for_training, sample_num_quantizers
+from .precision import resolve_bf16
 from .typed_config import load_typed_config, to_dict
 
 
@@ -125,6 +126,9 @@ class CodecTrainingConfig:
         data, stage1, stage2: the sections above.
         seed (`int`), save_steps (`int`), log_steps (`int`), eval_steps (`int`), num_threads (`int`, 0 = torch's
             default).
+        bf16 (`bool` or `"auto"`, defaults to False): run the encoder and decoder transformers under bf16 autocast
+            (`"auto"`: where the hardware runs bf16 natively, `training_recipes.precision`). The quantizer, the ISTFT
+            head and the losses stay in fp32; the weights stay fp32.
     """
 
     output_dir: str
@@ -137,6 +141,7 @@ class CodecTrainingConfig:
     log_steps: int = 25
     eval_steps: int = 500
     num_threads: int = 0
+    bf16: bool | str = False
 
 
 def load_waveforms(pattern: str, audio_column: str, sampling_rate: int, limit: int | None = None) -> list[np.ndarray]:
@@ -182,6 +187,7 @@ class CodecTrainer:
         self.crop = config.data.segment_frames * self.samples_per_frame
         self.step = 0
         self.discriminators = None
+        self.bf16 = resolve_bf16(config.bf16, use_cpu=True, name="bf16")
         stage1 = config.stage1
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=stage1.learning_rate, betas=tuple(stage1.betas),
                                            weight_decay=stage1.weight_decay)
@@ -216,16 +222,23 @@ class CodecTrainer:
         """Training path: crops `[batch, samples]` -> (reconstruction `[batch, samples]`, quantizer output)."""
         features = self.feature_extractor.log_mel(waveforms)
         mel_lengths = torch.full((waveforms.shape[0],), features.shape[-1], dtype=torch.long)
-        hidden, lengths = self.model.encoder(features, mel_lengths)
+        with self.autocast():
+            hidden, lengths = self.model.encoder(features, mel_lengths)
+        hidden = hidden.float()
         batch, frames, width = hidden.shape
         quantized = quantize_for_training(
             self.model.encoder.quantizer, hidden.reshape(-1, width), num_quantizers, self.generator,
             decay=self.config.stage1.ema_decay, dead_threshold=self.config.stage1.dead_code_threshold,
             kmeans_iterations=self.config.stage1.kmeans_iterations, update=update_codebooks,
         )
-        decoded = self.model.decoder(quantized.quantized.view(batch, frames, width), lengths)
-        reconstruction = torch.stack(decoded)[:, : waveforms.shape[1]]
+        with self.autocast():
+            decoded = self.model.decoder(quantized.quantized.view(batch, frames, width), lengths)
+        reconstruction = torch.stack(decoded).float()[:, : waveforms.shape[1]]
         return reconstruction, quantized
+
+    def autocast(self):
+        """bf16 autocast for the transformers when `config.bf16` resolved to True, a no-op otherwise."""
+        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16)
 
     def stage1_step(self) -> dict:
         stage = self.config.stage1
