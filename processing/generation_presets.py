@@ -24,6 +24,12 @@ The presets that stop on `<|eostm|>` with `<|im_end|>` (the speech-output tasks)
 `generate` keeps their speech turns in MiMo-Audio's streaming layout (an addition of ours; upstream leaves the layout to
 the model, see `modeling_mimo_audio/streaming_layout.py`).
 
+A checkpoint may tune a preset for itself: its generation config's `preset_overrides`, `{preset name: {field:
+value}}`, is applied over the named preset by the `"mimo-audio"` pipeline (and so by `mimo-audio speak`, `eval`,
+transformers' TTS pipelines), the way transformers' pipelines read a config's `task_specific_params`; a caller's own
+`generate_kwargs` / `generation_config` still win. The shipped miniature uses it for its TTS sampler
+(`training_recipes/mini/model.py`, `MINI_PRESET_OVERRIDES`); released checkpoints carry none.
+
 Upstream's task samplers have no top-k: `top_k=0` for the text head and `audio_top_k=0` for the patch decoder (0 =
 off; `None` would mean `generate()`'s default 50, as in upstream's default sampler). `max_new_tokens` is upstream's 8192 LLM positions
 except where noted; ICL needs an explicit int upstream (its `None` default crashes), we ship 8192.
@@ -38,7 +44,7 @@ from transformers import GenerationConfig
 from .tokenization_mimo_audio import mimo_special_token_ids
 
 
-__all__ = ["GENERATION_PRESETS", "get_generation_preset"]
+__all__ = ["GENERATION_PRESETS", "get_generation_preset", "checkpoint_preset_overrides"]
 
 _TEXT_STOPS = ("eos", "im_end")
 _SPEECH_STOPS = ("eos", "eostm", "im_end")
@@ -110,3 +116,20 @@ def get_generation_preset(name: str, tokenizer, **overrides) -> GenerationConfig
         settings.update(temperature=None, top_p=None, top_k=None)
     settings.update(overrides)
     return GenerationConfig(**settings)
+
+
+def checkpoint_preset_overrides(checkpoint_config, name: str) -> dict:
+    """The fields that `checkpoint_config` (a model's `GenerationConfig`) sets for preset `name` through its
+    `preset_overrides` mapping (see the module docstring); `{}` when it has none. A malformed mapping raises a
+    `ValueError` naming `preset_overrides`."""
+    overrides = getattr(checkpoint_config, "preset_overrides", None)
+    if overrides is None:
+        return {}
+    if not isinstance(overrides, dict) or not all(isinstance(v, dict) for v in overrides.values()):
+        raise ValueError("generation config `preset_overrides` must map preset names to {field: value} mappings, "
+                         f"got {overrides!r}")
+    unknown = sorted(set(overrides) - set(GENERATION_PRESETS))
+    if unknown:
+        raise ValueError(f"generation config `preset_overrides` names unknown presets {unknown}; "
+                         f"choose among {sorted(GENERATION_PRESETS)}")
+    return copy.deepcopy(overrides.get(name, {}))

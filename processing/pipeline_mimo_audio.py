@@ -148,7 +148,8 @@ class MiMoAudioPipeline(Pipeline):
     - `examples`: few-shot examples for `in_context_learning_s2s` (`input_audio`, `output_audio`,
       `output_transcription`); `prefix`: optional text before the prompt of `speech_continuation`.
 
-    Generation: each task starts from its named preset (`processing.generation_presets`); generation keyword
+    Generation: each task starts from its named preset (`processing.generation_presets`, with the checkpoint's
+    `preset_overrides` for it, if its generation config has any); generation keyword
     arguments (`max_new_tokens`, `do_sample`, `temperature`, ..., `audio_temperature`, ...) or a
     `generation_config` override it. `progress=True` shows a tqdm bar over generated positions; `streamer=` passes
     a streamer instead. `batch_size` (default: all inputs at once) caps the requests per generate call; requests
@@ -503,10 +504,11 @@ class MiMoAudioPipeline(Pipeline):
         return config, merged
 
     def _preset(self, name):
-        from .generation_presets import get_generation_preset
+        from .generation_presets import checkpoint_preset_overrides, get_generation_preset
 
-        config = get_generation_preset(name, self.processor)
         base = self.model.generation_config
+        # The checkpoint's own tuning of this preset (its generation config's `preset_overrides`) comes first.
+        config = get_generation_preset(name, self.processor, **checkpoint_preset_overrides(base, name))
         # A length cap chosen by the checkpoint (e.g. the tiny demo model's 32) beats the preset's generic 8192.
         if "max_new_tokens" in base.to_diff_dict():
             config.max_new_tokens = base.max_new_tokens

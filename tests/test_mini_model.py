@@ -84,6 +84,16 @@ def test_transcribes_fresh_clips_of_held_out_voices(mini, tmp_path):
     assert wer <= HELD_OUT_WER_BOUND, list(zip(texts, hypotheses))
 
 
+def test_tts_samples_at_the_miniatures_own_temperature(mini):
+    from processing.generation_presets import checkpoint_preset_overrides
+    from training_recipes.mini.model import MINI_PRESET_OVERRIDES
+
+    model, _ = mini
+    assert model.generation_config.preset_overrides == MINI_PRESET_OVERRIDES
+    assert checkpoint_preset_overrides(model.generation_config, "tts") == {"audio_temperature": 0.3}
+    assert checkpoint_preset_overrides(model.generation_config, "asr") == {}
+
+
 def test_speaks(mini):
     from transformers import pipeline
 
