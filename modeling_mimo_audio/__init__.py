@@ -44,6 +44,7 @@ _EXPORTS = {
     "MiMoAudioPreTrainedModel": "modeling_mimo_audio.modeling_mimo_audio",
     # processing.generation_presets
     "GENERATION_PRESETS": "processing.generation_presets",
+    "checkpoint_preset_overrides": "processing.generation_presets",
     "get_generation_preset": "processing.generation_presets",
     # processing.pipeline_mimo_audio
     "GenerationProgressBar": "processing.pipeline_mimo_audio",

@@ -1,6 +1,6 @@
 """Processing for MiMo-Audio: feature extraction, text tokenizer handling, prompt layout, processor, presets."""
 
-from .generation_presets import GENERATION_PRESETS, get_generation_preset
+from .generation_presets import GENERATION_PRESETS, checkpoint_preset_overrides, get_generation_preset
 from .processing_mimo_audio import MiMoAudioProcessor, load_chat_template
 from .prompts_mimo_audio import (
     AUDIO_PLACEHOLDER,
