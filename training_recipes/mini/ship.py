@@ -17,6 +17,8 @@ import shutil
 
 import torch
 
+from .model import MINI_PRESET_OVERRIDES
+
 
 __all__ = ["MAX_SHIPPED_BYTES", "folder_size", "ship_folder", "model_card", "target_lines"]
 
@@ -147,7 +149,11 @@ def model_card(work_dir: str, size_bytes: int, parameters: dict) -> str:
         lines += ["| metric | value |", "| --- | --- |", *metrics]
     else:
         lines.append("(no evaluation results in this run)")
-    lines += ["", "Numbers come from `mimo-audio eval` (see `training_recipes/mini/evaluate.py`).", ""]
+    lines += ["", "Numbers come from `mimo-audio eval` (see `training_recipes/mini/evaluate.py`), with this folder's "
+              "generation settings: the task presets of `processing.generation_presets`, except where "
+              "`generation_config.json` tunes them for this model (`preset_overrides`: "
+              f"{json.dumps(MINI_PRESET_OVERRIDES)}; e.g. plain TTS samples its patches at a lower temperature than "
+              "the released 0.9, which the Whisper judge hears better).", ""]
     lines += ["## Limitations", "",
               "English espeak-ng speech of the 350-word vocabulary only. The Whisper tiny.en judge is itself weak on "
               "word lists (see its WER on the originals above).", ""]
