@@ -314,7 +314,6 @@ def test_stream_true_yields_chunks_of_the_same_generation(pipe, model_and_proces
         pipe("a", task="tts", stream=True, progress=True)
 
 
-
 def test_checkpoint_preset_overrides_tune_its_presets(pipe, clips, monkeypatch):
     # A checkpoint's generation config may tune a task preset for itself (`preset_overrides`); other presets and a
     # caller's own keyword arguments are unaffected.
@@ -322,7 +321,8 @@ def test_checkpoint_preset_overrides_tune_its_presets(pipe, clips, monkeypatch):
     original = pipe.model.generate
 
     def spy(*args, **kwargs):
-        seen.append((kwargs["generation_config"], {k: v for k, v in kwargs.items() if k.startswith("audio_") and k != "audio_codes"}))
+        sampler = {k: v for k, v in kwargs.items() if k.startswith("audio_") and k != "audio_codes"}
+        seen.append((kwargs["generation_config"], sampler))
         return original(*args, **kwargs)
 
     monkeypatch.setattr(pipe.model, "generate", spy)
@@ -331,7 +331,7 @@ def test_checkpoint_preset_overrides_tune_its_presets(pipe, clips, monkeypatch):
     pipe("Good morning.", task="tts", max_new_tokens=4)
     pipe({"task": "asr", "audio": clips[0]}, max_new_tokens=4)
     pipe("Good morning.", task="tts", max_new_tokens=4, audio_temperature=0.7)
-    (tts_config, _), (asr_config, _), (tts_again, caller) = seen
+    (tts_config, _), (asr_config, _), (_, caller) = seen
     assert tts_config.audio_temperature == 0.25
     assert asr_config.audio_temperature == get_generation_preset("asr", pipe.processor).audio_temperature == 0.9
     assert caller == {"audio_temperature": 0.7}  # passed to generate on top of the tuned preset

@@ -197,7 +197,7 @@ def test_cli_reports_config_errors(tmp_path, capsys):
     assert "stage1: unknown key(s) ['stepz']" in capsys.readouterr().err
 
 
-def test_bf16_autocast_keeps_the_istft_head_quantizer_and_weights_in_fp32(tmp_path, monkeypatch):
+def test_bf16_autocast_keeps_the_istft_head_quantizer_and_weights_in_fp32(tmp_path):
     config = _config(tmp_path, "bf16")
     config.bf16 = True
     trainer = CodecTrainer(config)
@@ -215,8 +215,8 @@ def test_bf16_autocast_keeps_the_istft_head_quantizer_and_weights_in_fp32(tmp_pa
     reconstruction, quantized = trainer.reconstruct(trainer.sample_batch(), 3, update_codebooks=False)
     assert seen == {"encoder": torch.bfloat16, "head": torch.float32}
     assert reconstruction.dtype == torch.float32 and quantized.quantized.dtype == torch.float32
-    record = trainer.stage1_step()
-    assert np.isfinite(record["loss"])
+    logged = trainer.stage1_step()
+    assert np.isfinite(logged["loss"])
     assert all(p.dtype == torch.float32 for p in trainer.model.parameters())
 
 

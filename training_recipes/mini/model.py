@@ -29,7 +29,8 @@ from processing.prompts_mimo_audio import (
 from processing.tokenization_mimo_audio import lm_config_token_ids, train_bpe_tokenizer
 
 
-__all__ = ["MINI_LM_SIZES", "MINI_PRESET_OVERRIDES", "mini_lm_config", "prompt_texts", "init_speech_embeddings_from_codec", "init_mini_folder"]
+__all__ = ["MINI_LM_SIZES", "MINI_PRESET_OVERRIDES", "mini_lm_config", "prompt_texts",
+           "init_speech_embeddings_from_codec", "init_mini_folder"]
 
 # Backbone and patch-module sizes of the miniature (about 10M parameters; 20 MB in fp16).
 MINI_LM_SIZES = dict(
