@@ -29,7 +29,7 @@ def test_every_stage_ran_and_was_timed(quick_run):
     with open(work / "timings.json") as handle:
         timings = json.load(handle)
     stages = ["corpus", "codec", "encode", "init", "data", "pretrain_stage1", "pretrain_stage2", "sft",
-              "tts_focus_1", "sft_polish_1", "tts_focus_2", "sft_polish_2", "evaluate", "ship"]
+              "tts_focus_1", "sft_polish_1", "tts_focus_2", "sft_polish_2", "tts_decoder", "evaluate", "ship"]
     assert set(stages) <= set(timings) and timings["total"] > 0
     with open(work / "eval" / "summary.json") as handle:
         summary = json.load(handle)
@@ -105,6 +105,24 @@ def test_speech_rounds_chain_each_stage_from_the_one_before(tmp_path):
                      ("sft", "tts_focus_1", "sft_polish", "sft", "sft_polish_1", ()),
                      ("sft", "sft_polish_1", "tts_focus", "tts_focus", "tts_focus_2", ()),
                      ("sft", "tts_focus_2", "sft_polish", "sft", "sft_polish_2", slower)]
-    assert reproduce.FINAL_MODEL == "sft_polish_2"
     for config in ("tts_focus", "sft_polish"):
         assert os.path.exists(os.path.join(reproduce.CONFIG_DIR, f"{config}.yaml"))
+
+
+def test_tts_decoder_trains_the_patch_decoder_alone_from_the_last_round(tmp_path):
+    """The last stage: house-voice TTS from the last polishing round with everything but the patch decoder frozen;
+    its output is what `evaluate` scores and `ship` ships."""
+    from training_recipes.config import load_recipe_config
+    from training_recipes.mini import reproduce
+
+    calls = []
+    chain = reproduce.Chain(str(tmp_path), quick=False, ship_to=None)
+    chain._recipe = lambda recipe, source, config=None, data=None, output=None, extra=(): calls.append(
+        (recipe, os.path.basename(source), config, data, output, extra))
+    chain.tts_decoder()
+    assert calls == [("sft", "sft_polish_2", "tts_decoder", "tts_decoder", "tts_decoder", ())]
+    assert reproduce.STAGES.index("tts_decoder") == reproduce.STAGES.index("sft_polish_2") + 1
+    assert reproduce.FINAL_MODEL == "tts_decoder"
+    config = load_recipe_config(os.path.join(reproduce.CONFIG_DIR, "tts_decoder.yaml"), recipe="sft")
+    assert sorted(config.frozen_modules) == ["llm", "patch_encoder"]
+    assert set(config.learning_rates) == {"patch_decoder"}

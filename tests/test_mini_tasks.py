@@ -8,8 +8,8 @@ import pytest
 from processing.tokenization_mimo_audio import mimo_special_token_ids, train_bpe_tokenizer
 from training_recipes.formats import IGNORE_INDEX, SpecialTokenIds
 from training_recipes.mini.model import mini_lm_config, prompt_texts
-from training_recipes.mini.tasks import (SFT_ARITHMETIC_REPEATS, SFT_HOUSE_TTS_REPEATS, STAGE1_TRACE_REPEATS,
-                                         arithmetic_thinking, stage_examples, style_instruction)
+from training_recipes.mini.tasks import (DECODER_HOUSE_TTS_REPEATS, SFT_ARITHMETIC_REPEATS, SFT_HOUSE_TTS_REPEATS,
+                                         STAGE1_TRACE_REPEATS, arithmetic_thinking, stage_examples, style_instruction)
 
 
 @pytest.fixture(scope="module")
@@ -130,6 +130,27 @@ def test_tts_focus_is_house_voice_plain_tts_alone(tokenizer, special):
     for row in (_row(split="train"), _row(kind="arithmetic", text="what is three plus two", answer_text="five",
                                           answer_codes=_codes(8), split="train"), _row(kind="short", split="train")):
         assert stage_examples(row, "tts_focus", special, tokenizer.encode, rng) == []
+
+
+def test_tts_decoder_data_is_every_speech_output_conversation_of_sft(tokenizer, special):
+    """The last stage trains the patch decoder alone: it gets each SFT conversation that ends in speech (plain
+    house-voice TTS, instruct-TTS in the row's voice, the spoken arithmetic answer), the same examples as SFT's, and
+    nothing that ends in text (ASR)."""
+    rng = random.Random(0)
+    house = _row(split="tts_house", gender="male", speed=160)
+    plain = stage_examples(house, "tts_decoder", special, tokenizer.encode, rng)
+    assert len(plain) == DECODER_HOUSE_TTS_REPEATS
+    assert all(example == stage_examples(house, "sft", special, tokenizer.encode, rng)[0] for example in plain)
+    (instruct,) = stage_examples(_row(split="train"), "tts_decoder", special, tokenizer.encode, rng)
+    assert instruct == stage_examples(_row(split="train"), "sft", special, tokenizer.encode, rng)[2]
+    assert "(a female voice speaking quickly)" in tokenizer.decode(instruct["input_ids"])
+    arithmetic = _row(kind="arithmetic", text="what is three plus four", answer_text="seven", answer_codes=_codes(12, 1),
+                      split="train")
+    (spoken,) = stage_examples(arithmetic, "tts_decoder", special, tokenizer.encode, rng)
+    assert spoken == stage_examples(arithmetic, "sft", special, tokenizer.encode, rng)[0]
+    assert stage_examples(_row(kind="short", split="train"), "tts_decoder", special, tokenizer.encode, rng) == []
+    for example in (*plain, instruct, spoken):
+        assert special.sostm in example["input_ids"]
 
 
 def test_arithmetic_pretraining_also_listens_to_the_answer(tokenizer, special):

@@ -8,7 +8,8 @@ Stages, in order (`--only` / `--from-stage` select some): `corpus` (espeak-ng sy
 (`training_recipes.train_codec`), `encode` (corpus -> codec codes), `init` (BPE tokenizer + random LM folder),
 `data` (examples of every LM stage), `pretrain_stage1`, `pretrain_stage2`, `sft` (the recipes), `tts_focus_1`,
 `sft_polish_1`, `tts_focus_2`, `sft_polish_2` (the sft recipe alternating house-voice TTS at text weight 1 with SFT's
-mix, `configs/mini/tts_focus.yaml` / `sft_polish.yaml`), `evaluate`
+mix, `configs/mini/tts_focus.yaml` / `sft_polish.yaml`), `tts_decoder` (house-voice TTS once more, the patch decoder
+alone: `configs/mini/tts_decoder.yaml`), `evaluate`
 (`mimo-audio eval` codec / asr / tts / arithmetic on held-out voices), `ship` (fp16 Hub-style folder + model card).
 Every stage is resumable: a finished stage leaves `WORK/done/STAGE.json` (with its wall time) and is skipped on a
 rerun; an interrupted training stage resumes from its newest checkpoint. `WORK/timings.json` sums the wall times.
@@ -34,9 +35,9 @@ ROUND_STAGES = tuple(f"{kind}_{index}" for index in range(1, SPEECH_ROUNDS + 1) 
 ROUND_OVERRIDES = {f"sft_polish_{SPEECH_ROUNDS}": [f"learning_rates.{group}=0.0003"
                                                    for group in ("patch_encoder", "llm", "patch_decoder")]}
 STAGES = ("corpus", "codec", "encode", "init", "data", "pretrain_stage1", "pretrain_stage2", "sft", *ROUND_STAGES,
-          "evaluate", "ship")
+          "tts_decoder", "evaluate", "ship")
 # The folder that `evaluate` scores and `ship` ships.
-FINAL_MODEL = ROUND_STAGES[-1]
+FINAL_MODEL = "tts_decoder"
 
 # --quick: every stage at toy scale (the chain, not the quality, is what it checks).
 QUICK_CODEC = ["stage1.steps=12", "stage2.steps=2", "data.batch_size=4", "save_steps=6", "log_steps=4",
@@ -143,6 +144,11 @@ class Chain:
         source = STAGES[STAGES.index(stage) - 1]
         self._recipe("sft", self.path(source), config=kind, data="tts_focus" if kind == "tts_focus" else "sft",
                      output=stage, extra=tuple(ROUND_OVERRIDES.get(stage, ())))
+
+    def tts_decoder(self):
+        """The last round's model with its patch decoder trained once more on house-voice TTS, everything else frozen:
+        the speech gets the focus round's gain and the text side (ASR, arithmetic) stays the last polish's, exactly."""
+        self._recipe("sft", self.path(ROUND_STAGES[-1]), config="tts_decoder", data="tts_decoder", output="tts_decoder")
 
     def evaluate(self):
         from .evaluate import evaluate_mini

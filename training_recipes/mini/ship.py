@@ -129,14 +129,17 @@ def model_card(work_dir: str, size_bytes: int, parameters: dict) -> str:
         "",
         "Stages: corpus -> codec (`training_recipes.train_codec`, configs/mini/codec.yaml) -> codes -> tokenizer and "
         "random LM -> `pretrain_stage1` -> `pretrain_stage2` -> `sft` -> two rounds of `tts_focus` + `sft_polish` "
-        "(configs/mini/) -> evaluation -> this folder.",
+        "-> `tts_decoder` (configs/mini/) -> evaluation -> this folder.",
         "The LM's speech embeddings start from the codec's codebooks (`init_speech_embeddings_from_codec`); stage 1 "
         "is ASR-pretraining (with short 1-3-word clips) and plain text (transcripts, arithmetic traces); stage 2 adds "
         "TTS-pretraining, interleaved "
         "speech-text and the audio losses; SFT uses the released chat formats (ASR, TTS, instruct-TTS, spoken "
         "arithmetic with a `<think>` trace that counts the answer out). Each `tts_focus` round trains plain TTS in "
         "the house voice alone with the text loss weighed 1, so that the LM learns which word it is speaking; each "
-        "`sft_polish` round runs SFT's mix again at the released weights (text 100), which brings ASR back.",
+        "`sft_polish` round runs SFT's mix again at the released weights (text 100), which brings ASR back. The last "
+        "stage, `tts_decoder`, trains the patch decoder alone on SFT's speech-output conversations (house-voice TTS "
+        "four times over, instruct-TTS, spoken arithmetic answers) with the backbone, text head and patch encoder "
+        "frozen, so ASR and everything the model writes stay exactly the last polishing round's.",
         "",
         "Wall time per stage on a 2-core CPU (s): " + (json.dumps(timings) if timings else "(not recorded)")
         + " (a stage resumed from an earlier build records only the part it ran).",
@@ -162,7 +165,7 @@ def model_card(work_dir: str, size_bytes: int, parameters: dict) -> str:
         lines += ["Targets of the project (issue \"miniature MiMo-Audio\"):", "", "| target | measured | met |",
                   "| --- | --- | --- |", *targets, ""]
     lm_minutes = sum(seconds for stage, seconds in timings.items()
-                     if stage.startswith(("pretrain_stage", "sft", "tts_focus"))) / 60
+                     if stage.startswith(("pretrain_stage", "sft", "tts_focus", "tts_decoder"))) / 60
     if any(line.endswith("| no |") for line in targets):
         lines += [f"The language model had about {lm_minutes:.0f} minutes of training on 2 CPU cores; where a target "
                   "is missed above, more training steps are what it lacks most (see docs/mini.md in the project)."]

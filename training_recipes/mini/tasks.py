@@ -19,6 +19,10 @@
   * `tts_focus`: plain TTS in the house voice only (each `tts_house` row once, nothing else). The recipe alternates
     it, with the text loss weighed 1, with SFT polishing rounds (`training_recipes.mini.reproduce`): in the mixed SFT
     data at the released text weight 100 the LM never learned which word it is speaking (docs/mini.md).
+  * `tts_decoder`: SFT's speech-output conversations only (plain house-voice TTS, `DECODER_HOUSE_TTS_REPEATS`
+    copies; instruct-TTS; spoken arithmetic, once each), for the last stage, which trains the patch decoder alone:
+    with instruct-TTS and the spoken answers in its data it keeps every voice the instructions ask for (trained on
+    the house voice alone, it spoke every instruction in the house voice's pitch).
 - `build_stage_data`: writes `{stage}/train-*.parquet` (and `{stage}/eval.parquet` from the validation split) of
   formatted examples the recipes read as `data.train_files` / `data.eval_files`. Training examples come from
   `TRAINING_SPLITS` (short 1-3-word clips: ASR only, and TTS in the house voice), evaluation examples from
@@ -41,7 +45,7 @@ from .corpus import SPLITS, TRAINING_SPLITS
 
 __all__ = ["STAGES", "style_instruction", "encode_corpus", "plain_tts_example", "stage_examples", "build_stage_data"]
 
-STAGES = ("pretrain_stage1", "pretrain_stage2", "sft", "tts_focus")
+STAGES = ("pretrain_stage1", "pretrain_stage2", "sft", "tts_focus", "tts_decoder")
 ASR_INSTRUCTION = "Transcribe the following voice message"
 TTS_TEMPLATE = "Please convert this text to speech"
 # Arithmetic rows are 2 % of the training rows (900 of 44000), and SFT's 700 steps cover about 28 % of its positions
@@ -54,6 +58,9 @@ SFT_ARITHMETIC_REPEATS = 10  # 8 until `train_speeds` and the house-TTS copies a
 # its positions (runs/mini_v7), so once each they gave it about 2300 examples: the task the TTS judge scores, and the
 # least learned.
 SFT_HOUSE_TTS_REPEATS = 2
+# The `tts_decoder` stage trains the patch decoder alone on every speech-output task of SFT (plain TTS, instruct-TTS,
+# spoken arithmetic answers); the house voice twice, since plain TTS is what the judge scores (a third of its rows).
+DECODER_HOUSE_TTS_REPEATS = 4
 
 
 def speed_word(speed: int) -> str:
@@ -173,13 +180,21 @@ def plain_tts_example(text: str, codes, special: SpecialTokenIds, tokenize) -> d
 
 def stage_examples(row: dict, stage: str, special: SpecialTokenIds, tokenize, rng: random.Random) -> list[dict]:
     """The formatted examples one corpus row (with codes) contributes to `stage` (see the module docstring)."""
-    from processing.prompts_mimo_audio import ASR_TEMPLATES, INSTRUCT_TTS_SYSTEM_PROMPT
+    from processing.prompts_mimo_audio import ASR_TEMPLATES
 
     codes, text = row["audio_codes"], row["text"]
     if stage not in STAGES:
         raise ValueError(f"stage must be one of {STAGES}, got {stage!r}")
     if stage == "tts_focus":
         return [plain_tts_example(text, codes, special, tokenize)] if row.get("split") == "tts_house" else []
+    if stage == "tts_decoder":
+        if row.get("split") == "tts_house":
+            return [plain_tts_example(text, codes, special, tokenize)] * DECODER_HOUSE_TTS_REPEATS
+        if row.get("kind") == "arithmetic":
+            return [_spoken_arithmetic_example(row, special, tokenize)]
+        if row.get("kind") == "short":
+            return []
+        return [_instruct_tts_example(row, special, tokenize)]
     if row.get("split") == "tts_house":
         # Plain-TTS targets in the house voice: speech from text only (stage 1 trains no audio output).
         if stage == "pretrain_stage1":
@@ -209,23 +224,35 @@ def stage_examples(row: dict, stage: str, special: SpecialTokenIds, tokenize, rn
         return examples
 
     if row.get("kind") == "arithmetic":
-        question = [{"role": "user", "content": [{"type": "audio", "audio_codes": codes}]}]
-        thinking = arithmetic_thinking(text, row["answer_text"])
-        spoken = conversation_example(question + [_spoken_answer(row["answer_text"], row["answer_codes"], thinking)],
-                                      special, tokenize)
-        return [spoken] * SFT_ARITHMETIC_REPEATS + [
+        return [_spoken_arithmetic_example(row, special, tokenize)] * SFT_ARITHMETIC_REPEATS + [
             conversation_example(_asr_messages(row, rng, ASR_TEMPLATES["en"]), special, tokenize)]
     if row.get("kind") == "short":
         return [conversation_example(_asr_messages(row, rng, ASR_TEMPLATES["en"]), special, tokenize)]
-    instruction, thinking = style_instruction(row["gender"], int(row["speed"]))
     # ASR twice (independent instruction draws): listening is what the short pretraining learned least.
     return [
         conversation_example(_asr_messages(row, rng, ASR_TEMPLATES["en"]), special, tokenize),
         conversation_example(_asr_messages(row, rng, ASR_TEMPLATES["en"]), special, tokenize),
-        conversation_example([{"role": "system", "content": [{"type": "text", "text": INSTRUCT_TTS_SYSTEM_PROMPT}]},
-                              {"role": "user", "content": f"{TTS_TEMPLATE}: {text}({instruction})"},
-                              _spoken_answer(text, codes, thinking)], special, tokenize),
+        _instruct_tts_example(row, special, tokenize),
     ]
+
+
+def _spoken_arithmetic_example(row: dict, special: SpecialTokenIds, tokenize) -> dict:
+    """A spoken arithmetic question, its counting trace, then the answer as a spoken streaming segment."""
+    question = [{"role": "user", "content": [{"type": "audio", "audio_codes": row["audio_codes"]}]}]
+    thinking = arithmetic_thinking(row["text"], row["answer_text"])
+    return conversation_example(question + [_spoken_answer(row["answer_text"], row["answer_codes"], thinking)],
+                                special, tokenize)
+
+
+def _instruct_tts_example(row: dict, special: SpecialTokenIds, tokenize) -> dict:
+    """Instruct-TTS: the row's text with the style its voice realises (gender, speed), a `<think>` trace naming the
+    style, then the row's clip as the spoken answer."""
+    from processing.prompts_mimo_audio import INSTRUCT_TTS_SYSTEM_PROMPT
+
+    instruction, thinking = style_instruction(row["gender"], int(row["speed"]))
+    return conversation_example([{"role": "system", "content": [{"type": "text", "text": INSTRUCT_TTS_SYSTEM_PROMPT}]},
+                                 {"role": "user", "content": f"{TTS_TEMPLATE}: {row['text']}({instruction})"},
+                                 _spoken_answer(row["text"], row["audio_codes"], thinking)], special, tokenize)
 
 
 def build_stage_data(codes_dir: str, model_dir: str, output_dir: str, stages=STAGES, seed: int = 0,
