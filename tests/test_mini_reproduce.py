@@ -110,7 +110,7 @@ def test_speech_rounds_chain_each_stage_from_the_one_before(tmp_path):
 
 
 def test_tts_decoder_trains_the_patch_decoder_alone_from_the_last_round(tmp_path):
-    """The last stage: house-voice TTS from the last polishing round with everything but the patch decoder frozen;
+    """The last stage: speech output from the last polishing round with everything but the patch decoder frozen;
     its output is what `evaluate` scores and `ship` ships."""
     from training_recipes.config import load_recipe_config
     from training_recipes.mini import reproduce

@@ -8,8 +8,8 @@ Stages, in order (`--only` / `--from-stage` select some): `corpus` (espeak-ng sy
 (`training_recipes.train_codec`), `encode` (corpus -> codec codes), `init` (BPE tokenizer + random LM folder),
 `data` (examples of every LM stage), `pretrain_stage1`, `pretrain_stage2`, `sft` (the recipes), `tts_focus_1`,
 `sft_polish_1`, `tts_focus_2`, `sft_polish_2` (the sft recipe alternating house-voice TTS at text weight 1 with SFT's
-mix, `configs/mini/tts_focus.yaml` / `sft_polish.yaml`), `tts_decoder` (house-voice TTS once more, the patch decoder
-alone: `configs/mini/tts_decoder.yaml`), `evaluate`
+mix, `configs/mini/tts_focus.yaml` / `sft_polish.yaml`), `tts_decoder` (the patch decoder alone on SFT's speech
+outputs, the house voice weighted up: `configs/mini/tts_decoder.yaml`), `evaluate`
 (`mimo-audio eval` codec / asr / tts / arithmetic on held-out voices), `ship` (fp16 Hub-style folder + model card).
 Every stage is resumable: a finished stage leaves `WORK/done/STAGE.json` (with its wall time) and is skipped on a
 rerun; an interrupted training stage resumes from its newest checkpoint. `WORK/timings.json` sums the wall times.
@@ -146,8 +146,8 @@ class Chain:
                      output=stage, extra=tuple(ROUND_OVERRIDES.get(stage, ())))
 
     def tts_decoder(self):
-        """The last round's model with its patch decoder trained once more on house-voice TTS, everything else frozen:
-        the speech gets the focus round's gain and the text side (ASR, arithmetic) stays the last polish's, exactly."""
+        """The last round's model with its patch decoder trained once more on speech output (`lm/tts_decoder`),
+        everything else frozen: the text side (ASR, arithmetic traces) stays the last polishing round's, exactly."""
         self._recipe("sft", self.path(ROUND_STAGES[-1]), config="tts_decoder", data="tts_decoder", output="tts_decoder")
 
     def evaluate(self):

@@ -59,7 +59,8 @@ SFT_ARITHMETIC_REPEATS = 10  # 8 until `train_speeds` and the house-TTS copies a
 # least learned.
 SFT_HOUSE_TTS_REPEATS = 2
 # The `tts_decoder` stage trains the patch decoder alone on every speech-output task of SFT (plain TTS, instruct-TTS,
-# spoken arithmetic answers); the house voice twice, since plain TTS is what the judge scores (a third of its rows).
+# spoken arithmetic answers); the house voice four times over (about 57 % of its rows), since plain TTS is what the
+# judge scores: at two copies (40 %) the decoder kept little of the TTS gain (docs/mini.md, v14).
 DECODER_HOUSE_TTS_REPEATS = 4
 
 
