@@ -204,12 +204,8 @@ class MiMoAudioBackend:
     def _pipeline(self, batch: List[GenerationRequest]) -> List[Generation]:
         kwargs = {**self.generate_kwargs, **self._limit(batch[0])}
         if batch[0].kind == "s2s_dialogue" and self.dialogue_preset:
-            from processing.generation_presets import get_generation_preset
-
             objects = {k: kwargs.pop(k) for k in _GENERATE_OBJECT_ARGS if k in kwargs}
-            config = get_generation_preset(
-                self.dialogue_preset, self.processor, **{k: v for k, v in kwargs.items() if k != "generation_config"}
-            )
+            config = self._preset(self.dialogue_preset, **{k: v for k, v in kwargs.items() if k != "generation_config"})
             kwargs = {"generation_config": config, **objects}
         outputs = self.pipeline([self._pipeline_request(r) for r in batch], batch_size=len(batch), **kwargs)
         generations = []
@@ -222,17 +218,22 @@ class MiMoAudioBackend:
             generations.append(Generation(text=text, audio=audio, sampling_rate=output.get("sampling_rate")))
         return generations
 
+    def _preset(self, name: str, **caller):
+        """Preset `name` as the checkpoint tunes it (`preset_overrides`, as the pipeline applies them), then the
+        caller's fields on top."""
+        from processing.generation_presets import checkpoint_tuned_preset
+
+        return checkpoint_tuned_preset(name, self.processor, self.model.generation_config, **caller)
+
     @torch.no_grad()
     def _few_shot(self, batch: List[GenerationRequest]) -> List[Generation]:
-        from processing.generation_presets import get_generation_preset
-
         speech = batch[0].output_modality == "speech"
         markups, clips = zip(*(few_shot_markup(r.segments, speech) for r in batch))
         inputs = self.processor(text=list(markups), audio=[list(c) for c in clips], return_tensors="pt")
         inputs = {k: v.to(self.model.device) for k, v in inputs.items() if k in ("input_ids", "audio_codes", "attention_mask")}
         overrides = {**self.generate_kwargs, **self._limit(batch[0])}
         overrides.setdefault("min_new_tokens", min(_FEW_SHOT_MIN_NEW_TOKENS["speech" if speech else "text"], overrides.get("max_new_tokens", 10**9)))
-        config = get_generation_preset("in_context_learning_s2s" if speech else "few_shot_mmau", self.processor, **overrides)
+        config = self._preset("in_context_learning_s2s" if speech else "few_shot_mmau", **overrides)
         base = self.model.generation_config
         if config.pad_token_id is None:
             config.pad_token_id = base.pad_token_id

@@ -44,7 +44,7 @@ from transformers import GenerationConfig
 from .tokenization_mimo_audio import mimo_special_token_ids
 
 
-__all__ = ["GENERATION_PRESETS", "get_generation_preset", "checkpoint_preset_overrides"]
+__all__ = ["GENERATION_PRESETS", "get_generation_preset", "checkpoint_preset_overrides", "checkpoint_tuned_preset"]
 
 _TEXT_STOPS = ("eos", "im_end")
 _SPEECH_STOPS = ("eos", "eostm", "im_end")
@@ -133,3 +133,10 @@ def checkpoint_preset_overrides(checkpoint_config, name: str) -> dict:
         raise ValueError(f"generation config `preset_overrides` names unknown presets {unknown}; "
                          f"choose among {sorted(GENERATION_PRESETS)}")
     return copy.deepcopy(overrides.get(name, {}))
+
+
+def checkpoint_tuned_preset(name: str, tokenizer, checkpoint_config, **overrides) -> GenerationConfig:
+    """Preset `name` as `checkpoint_config` (a model's `GenerationConfig`) tunes it (`preset_overrides`), with
+    `overrides` (the caller's fields) on top: how the `"mimo-audio"` pipeline and the evaluation backend build it."""
+    tuned = checkpoint_preset_overrides(checkpoint_config, name)
+    return get_generation_preset(name, tokenizer, **{**tuned, **overrides})

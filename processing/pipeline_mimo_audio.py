@@ -504,11 +504,11 @@ class MiMoAudioPipeline(Pipeline):
         return config, merged
 
     def _preset(self, name):
-        from .generation_presets import checkpoint_preset_overrides, get_generation_preset
+        from .generation_presets import checkpoint_tuned_preset
 
         base = self.model.generation_config
         # The checkpoint's own tuning of this preset (its generation config's `preset_overrides`) comes first.
-        config = get_generation_preset(name, self.processor, **checkpoint_preset_overrides(base, name))
+        config = checkpoint_tuned_preset(name, self.processor, base)
         # A length cap chosen by the checkpoint (e.g. the tiny demo model's 32) beats the preset's generic 8192.
         if "max_new_tokens" in base.to_diff_dict():
             config.max_new_tokens = base.max_new_tokens

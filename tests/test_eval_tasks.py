@@ -15,6 +15,7 @@ from evaluation.requests import Generation
 from evaluation.scorers import load_embedder, load_transcriber
 from evaluation.tasks import asr, codec, icl_s2s, judged_dialogue, mcqa, speechmmlu, tts
 from evaluation.testing_utils import make_synthetic_manifest, make_tiny_asr_model, make_tiny_speaker_model
+from processing.generation_presets import get_generation_preset
 
 
 @pytest.fixture(scope="module")
@@ -232,6 +233,26 @@ def test_mmau_few_shot_and_mmar_with_tiny_model(tmp_path, text_backend):
     run_dir = str(tmp_path / "mmar")
     write_report(mcqa.run(text_backend, items, run_dir, fmt="mmar", batch_size=3), run_dir)
     _check_report(run_dir, "mmar", ["accuracy", "accuracy_sound"])
+
+
+def test_backend_presets_take_the_checkpoint_tuning_under_the_caller(tmp_path, text_backend, monkeypatch):
+    """The backend's own preset builds (few-shot, spoken dialogue) apply the checkpoint's `preset_overrides`, as
+    the pipeline does for its task presets; the caller's fields still win."""
+    model = text_backend.model
+    monkeypatch.setattr(model.generation_config, "preset_overrides",
+                        {"few_shot_mmau": {"top_k": 7}, "spoken_dialogue_eval": {"audio_temperature": 0.25}},
+                        raising=False)
+    dialogue = text_backend._preset("spoken_dialogue_eval", max_new_tokens=4)
+    assert dialogue.audio_temperature == 0.25 and dialogue.max_new_tokens == 4
+    assert text_backend._preset("spoken_dialogue_eval", audio_temperature=0.5).audio_temperature == 0.5
+    assert text_backend._preset("asr").audio_temperature == get_generation_preset("asr", text_backend.processor).audio_temperature
+
+    seen = []
+    original = model.generate
+    monkeypatch.setattr(model, "generate", lambda *a, **k: (seen.append(k["generation_config"]), original(*a, **k))[1])
+    items = _load(make_synthetic_manifest(str(tmp_path / "data"), "mmau", num_items=2))
+    mcqa.run(text_backend, items, str(tmp_path / "few"), fmt="mmau", num_shots=1, batch_size=2)
+    assert seen and all(config.top_k == 7 for config in seen)
 
 
 # ------------------------------------------------------------------------------------------------------------- SpeechMMLU
