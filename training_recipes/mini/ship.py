@@ -18,6 +18,7 @@ import shutil
 import torch
 
 from .model import MINI_PRESET_OVERRIDES
+from .tasks import DECODER_HOUSE_TTS_REPEATS
 
 
 __all__ = ["MAX_SHIPPED_BYTES", "folder_size", "ship_folder", "model_card", "target_lines"]
@@ -138,8 +139,8 @@ def model_card(work_dir: str, size_bytes: int, parameters: dict) -> str:
         "the house voice alone with the text loss weighed 1, so that the LM learns which word it is speaking; each "
         "`sft_polish` round runs SFT's mix again at the released weights (text 100), which brings ASR back. The last "
         "stage, `tts_decoder`, trains the patch decoder alone on SFT's speech-output conversations (house-voice TTS "
-        "four times over, instruct-TTS, spoken arithmetic answers) with the backbone, text head and patch encoder "
-        "frozen, so ASR and everything the model writes stay exactly the last polishing round's.",
+        f"x{DECODER_HOUSE_TTS_REPEATS}, instruct-TTS, spoken arithmetic answers) with the backbone, text head and "
+        "patch encoder frozen, so ASR and everything the model writes stay exactly the last polishing round's.",
         "",
         "Wall time per stage on a 2-core CPU (s): " + (json.dumps(timings) if timings else "(not recorded)")
         + " (a stage resumed from an earlier build records only the part it ran).",
